@@ -1,0 +1,87 @@
+"""The outbox backend: each delivery becomes a file, exactly what the real channel would send."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from kizuna.channels.base import Envelope, SendResult
+from kizuna.core.status import ChannelName, SendStatus
+from kizuna.line_body import TEXT_MAX_UTF16, push_body
+from kizuna.mail import MailComposer
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves either the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LineOutbox:
+    """LINE deliveries as `<dir>/line/<delivery-id>.json`: the push body plus its retry key."""
+
+    name: ClassVar[ChannelName] = ChannelName.LINE
+    backend: ClassVar[str] = "outbox"
+    max_text_utf16: ClassVar[int | None] = TEXT_MAX_UTF16
+    rate_per_second: ClassVar[float | None] = None
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory / "line"
+
+    def path_for(self, delivery_id: int) -> Path:
+        return self.directory / f"{delivery_id}.json"
+
+    async def send(self, envelope: Envelope) -> SendResult:
+        try:
+            body = push_body(envelope.address, [envelope.text])
+        except ValueError as error:
+            return SendResult(SendStatus.FAILED, str(error))
+        record = {"retry_key": envelope.idempotency_key, "request": body}
+        data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+        try:
+            atomic_write(self.path_for(envelope.delivery_id), data)
+        except OSError as error:
+            return SendResult(SendStatus.RETRY, f"outbox write failed: {error.strerror}")
+        return SendResult(SendStatus.SENT)
+
+    async def close(self) -> None:
+        return None
+
+
+class EmailOutbox:
+    """Email deliveries as `<dir>/email/<delivery-id>.eml`: the complete RFC 5322 message."""
+
+    name: ClassVar[ChannelName] = ChannelName.EMAIL
+    backend: ClassVar[str] = "outbox"
+    max_text_utf16: ClassVar[int | None] = None
+    rate_per_second: ClassVar[float | None] = None
+
+    def __init__(self, directory: Path, composer: MailComposer) -> None:
+        self.directory = directory / "email"
+        self._composer = composer
+
+    def path_for(self, delivery_id: int) -> Path:
+        return self.directory / f"{delivery_id}.eml"
+
+    async def send(self, envelope: Envelope) -> SendResult:
+        data = self._composer.compose(envelope).as_bytes()
+        try:
+            atomic_write(self.path_for(envelope.delivery_id), data)
+        except OSError as error:
+            return SendResult(SendStatus.RETRY, f"outbox write failed: {error.strerror}")
+        return SendResult(SendStatus.SENT)
+
+    async def close(self) -> None:
+        return None

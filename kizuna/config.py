@@ -1,0 +1,75 @@
+"""Settings, read once from the environment (`KIZUNA_*`) by an entry point and passed down."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def bundled_dir(name: str) -> Path:
+    """`messages/` or `locales/`: inside an installed wheel, else beside the package (checkout)."""
+    inside = PACKAGE_DIR / "_bundled" / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+class Backend(StrEnum):
+    """What carries a channel's deliveries at run time."""
+
+    OUTBOX = "outbox"  # files in KIZUNA_OUTBOX_DIR, for demos, staging and audits
+
+
+class Settings(BaseSettings):
+    """Every setting Kizuna reads. Build it once (`Settings()`), then hand parts down."""
+
+    model_config = SettingsConfigDict(env_prefix="KIZUNA_", extra="ignore")
+
+    database_url: str = "sqlite:///kizuna.db"
+    timezone: str = "Asia/Tokyo"
+    delivery_hour: int = Field(default=8, ge=0, le=23)
+    outbox_dir: Path = Path("outbox")
+    allow_unreviewed: bool = False
+    secret_key: SecretStr | None = None
+    base_url: str = "http://localhost:8000"
+    messages_dir: Path = Field(default_factory=lambda: bundled_dir("messages"))
+    # A variant falls back only where configured: "ja-easy=ja" lets ja-easy readers get the
+    # ja text of a message that has no ja-easy version (the fallback is recorded).
+    variant_fallbacks: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    line_backend: Backend = Backend.OUTBOX
+    email_backend: Backend = Backend.OUTBOX
+    mail_from: str = "Kizuna <noreply@kizuna.invalid>"
+    dispatch_batch_size: int = Field(default=500, ge=1)
+    claim_seconds: int = Field(default=300, ge=10)
+    max_attempts: int = Field(default=8, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @field_validator("variant_fallbacks", mode="before")
+    @classmethod
+    def _parse_fallbacks(cls, value: object) -> object:
+        """Accept `ja-easy=ja,en=ja` in the environment as well as JSON."""
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
+        if isinstance(value, str):
+            chains: dict[str, list[str]] = {}
+            for item in filter(None, (part.strip() for part in value.split(","))):
+                variant, _, fallback = item.partition("=")
+                chains.setdefault(variant.strip(), []).extend(
+                    v.strip() for v in fallback.split(">") if v.strip()
+                )
+            return chains
+        return value

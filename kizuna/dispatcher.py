@@ -1,0 +1,211 @@
+"""Dispatching: claim due deliveries, render, send through the channel, record the result."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+from jinja2 import TemplateError
+
+from kizuna.channels.base import Channels, Envelope, SendResult
+from kizuna.core.catalog import Catalog, Message
+from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus, SubscriberStatus
+from kizuna.rendering import RenderContext, Renderer
+
+RETRY_BASE_SECONDS = 60
+RETRY_CAP_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery claimed for sending, with what rendering and addressing need."""
+
+    delivery_id: int
+    subscriber_id: int
+    idempotency_key: str
+    message_id: str
+    variant: str
+    stage_label: str
+    attempts: int
+    channel: str
+    address: str
+    subscriber_status: str
+    nickname: str
+    municipality_name: str
+    receives_local_info: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to record for one claimed delivery."""
+
+    delivery_id: int
+    subscriber_id: int
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    skip_reason: str | None = None
+    subscriber_gone: bool = False
+
+
+class DispatchStore(Protocol):
+    """The storage dispatching needs; `kizuna.store.SqlStore` provides it."""
+
+    def claim(
+        self, *, now: datetime, through_local_date: date | None, limit: int, worker: str, until: datetime
+    ) -> list[Claimed]: ...
+
+    def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchOptions:
+    worker: str
+    allow_unreviewed: bool
+    batch_size: int = 500
+    concurrency: int = 16
+    claim_seconds: int = 300
+    max_attempts: int = 8
+
+
+@dataclass
+class DispatchSummary:
+    counts: Counter[str] = field(default_factory=Counter)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def sent(self) -> int:
+        return self.counts[DeliveryStatus.SENT]
+
+
+def retry_delay(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential backoff with jitter, so retries of many deliveries do not arrive together."""
+    ceiling = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return timedelta(seconds=rng.uniform(ceiling / 2, ceiling))
+
+
+def decide(
+    claimed: Claimed, result: SendResult, *, now: datetime, max_attempts: int, rng: random.Random
+) -> Outcome:
+    """Turn a channel's answer into what is recorded: the dispatcher alone decides this."""
+    attempts = claimed.attempts + 1
+    base = {"delivery_id": claimed.delivery_id, "subscriber_id": claimed.subscriber_id}
+    if result.status is SendStatus.SENT:
+        return Outcome(**base, status=DeliveryStatus.SENT, attempts=attempts)
+    if result.status is SendStatus.GONE:
+        return Outcome(
+            **base, status=DeliveryStatus.FAILED, attempts=attempts,
+            error=result.detail or "recipient gone", subscriber_gone=True,
+        )  # fmt: skip
+    if result.status is SendStatus.RETRY and attempts < max_attempts:
+        delay = retry_delay(attempts, rng)
+        if result.retry_after_seconds is not None:
+            delay = max(delay, timedelta(seconds=result.retry_after_seconds))
+        return Outcome(
+            **base, status=DeliveryStatus.PLANNED, attempts=attempts,
+            next_attempt_at=now + delay, error=result.detail,
+        )  # fmt: skip
+    return Outcome(**base, status=DeliveryStatus.FAILED, attempts=attempts, error=result.detail)
+
+
+class Dispatcher:
+    """Sends what is due through the registered channels, batch by batch."""
+
+    def __init__(
+        self,
+        store: DispatchStore,
+        catalog: Catalog,
+        channels: Channels,
+        options: DispatchOptions,
+        *,
+        renderer: Renderer | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._channels = channels
+        self._options = options
+        self._renderer = renderer or Renderer()
+        self._rng = rng or random.Random()
+
+    async def run(self, *, now: datetime, through_local_date: date | None = None) -> DispatchSummary:
+        """Dispatch until nothing due is left; each delivery is claimed by one worker at a time."""
+        summary = DispatchSummary()
+        limit = asyncio.Semaphore(self._options.concurrency)
+        while batch := self._store.claim(
+            now=now,
+            through_local_date=through_local_date,
+            limit=self._options.batch_size,
+            worker=self._options.worker,
+            until=now + timedelta(seconds=self._options.claim_seconds),
+        ):
+            outcomes = await asyncio.gather(*(self._send_one(c, now, limit) for c in batch))
+            self._store.record(list(outcomes), worker=self._options.worker, now=now)
+            for outcome in outcomes:
+                summary.counts[outcome.status] += 1
+                summary.outcomes.append(outcome)
+        return summary
+
+    async def _send_one(self, claimed: Claimed, now: datetime, limit: asyncio.Semaphore) -> Outcome:
+        skip = self._skip_reason(claimed)
+        if skip is not None:
+            return Outcome(
+                delivery_id=claimed.delivery_id, subscriber_id=claimed.subscriber_id,
+                status=DeliveryStatus.SKIPPED, attempts=claimed.attempts, skip_reason=skip,
+            )  # fmt: skip
+        message = self._message(claimed)
+        channel = self._channels.get(ChannelName(claimed.channel))
+        if channel is None:
+            result = SendResult(SendStatus.RETRY, f"no {claimed.channel} channel configured")
+        else:
+            try:
+                envelope = self._envelope(claimed, message, now)
+            except TemplateError as error:  # validation should have caught it; never crash a run
+                result = SendResult(SendStatus.FAILED, f"render failed: {error}")
+            else:
+                async with limit:
+                    result = await channel.send(envelope)
+        return decide(
+            claimed, result, now=now, max_attempts=self._options.max_attempts, rng=self._rng
+        )
+
+    def _message(self, claimed: Claimed) -> Message:
+        return self._catalog.variants_of(claimed.message_id)[claimed.variant]
+
+    def _skip_reason(self, claimed: Claimed) -> str | None:
+        """Why a claimed delivery must not go out after all (things changed since planning)."""
+        if claimed.subscriber_status != SubscriberStatus.ACTIVE:
+            return f"subscriber {claimed.subscriber_status}"
+        try:
+            message = self._message(claimed)
+        except KeyError:
+            return "message no longer in the catalog"
+        if not (self._options.allow_unreviewed or message.reviewed):
+            return "message needs review"
+        return None
+
+    def _envelope(self, claimed: Claimed, message: Message, now: datetime) -> Envelope:
+        channel = ChannelName(claimed.channel)
+        context = RenderContext(
+            stage_label=claimed.stage_label,
+            channel=channel,
+            nickname=claimed.nickname,
+            # Local details can reveal where a child lives: only for followers allowed them.
+            municipality_name=claimed.municipality_name if claimed.receives_local_info else "",
+        )
+        rendered = self._renderer.render(message, context)
+        return Envelope(
+            delivery_id=claimed.delivery_id,
+            idempotency_key=claimed.idempotency_key,
+            channel=channel,
+            address=claimed.address,
+            title=rendered.title,
+            text=rendered.text,
+            html=rendered.html,
+            created_at=now,
+        )

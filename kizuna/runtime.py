@@ -1,0 +1,96 @@
+"""Wiring for entry points: the engine, the catalog and the channels, built from Settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from kizuna.channels.base import Channels
+from kizuna.channels.outbox import EmailOutbox, LineOutbox
+from kizuna.config import Backend, Settings
+from kizuna.content import load_catalog
+from kizuna.core.catalog import Catalog
+from kizuna.db import create_engine, upgrade
+from kizuna.dispatcher import DispatchOptions, Dispatcher, DispatchSummary
+from kizuna.mail import MailComposer, SenderIdentity
+from kizuna.planner import PlanOptions, PlanSummary, plan_day
+from kizuna.store import SqlStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: sa.Engine
+    catalog: Catalog
+
+    def variants(self) -> set[str]:
+        return {message.variant for message in self.catalog.messages} or {"ja", "ja-easy"}
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Open the database (schema brought up to date) and load the catalog (all checked)."""
+    engine = create_engine(settings.database_url)
+    upgrade(engine)
+    catalog = load_catalog(settings.messages_dir, fallbacks=settings.variant_fallbacks)
+    return Runtime(settings=settings, engine=engine, catalog=catalog)
+
+
+def build_channels(settings: Settings) -> Channels:
+    """Register one backend per channel, as configured: only those, explicitly."""
+    channels = Channels()
+    if settings.line_backend is Backend.OUTBOX:
+        channels.register(LineOutbox(settings.outbox_dir))
+    if settings.email_backend is Backend.OUTBOX:
+        composer = MailComposer(SenderIdentity(mail_from=settings.mail_from))
+        channels.register(EmailOutbox(settings.outbox_dir, composer))
+    return channels
+
+
+def plan_options(settings: Settings) -> PlanOptions:
+    return PlanOptions(
+        allow_unreviewed=settings.allow_unreviewed,
+        default_timezone=settings.timezone,
+        default_hour=settings.delivery_hour,
+    )
+
+
+def dispatch_options(settings: Settings) -> DispatchOptions:
+    return DispatchOptions(
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        allow_unreviewed=settings.allow_unreviewed,
+        batch_size=settings.dispatch_batch_size,
+        claim_seconds=settings.claim_seconds,
+        max_attempts=settings.max_attempts,
+    )
+
+
+def plan(runtime: Runtime, local_date: date, *, now: datetime) -> PlanSummary:
+    store = SqlStore(runtime.engine)
+    return plan_day(store, runtime.catalog, local_date, plan_options(runtime.settings), now=now)
+
+
+def plan_dry_run(runtime: Runtime, local_date: date, *, now: datetime) -> PlanSummary:
+    """What planning would add, computed inside a transaction that is rolled back."""
+    with runtime.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            store = SqlStore(connection)
+            return plan_day(store, runtime.catalog, local_date, plan_options(runtime.settings), now=now)
+        finally:
+            transaction.rollback()
+
+
+async def dispatch_day(runtime: Runtime, local_date: date, *, now: datetime) -> DispatchSummary:
+    """Send everything planned through `local_date`, whatever its hour."""
+    channels = build_channels(runtime.settings)
+    try:
+        dispatcher = Dispatcher(
+            SqlStore(runtime.engine), runtime.catalog, channels, dispatch_options(runtime.settings)
+        )
+        return await dispatcher.run(now=now, through_local_date=local_date)
+    finally:
+        await channels.close()

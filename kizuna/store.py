@@ -1,0 +1,201 @@
+"""The SQL store: what the planner and the dispatcher need, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from kizuna.core.status import DeliveryStatus, SubscriberStatus
+from kizuna.dispatcher import Claimed, Outcome
+from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber
+from kizuna.planner import FollowRow, NewDelivery
+
+DELIVERY = Delivery.__table__
+SUBSCRIBER = Subscriber.__table__
+CHILD = Child.__table__
+FOLLOW = Follow.__table__
+MUNICIPALITY = Municipality.__table__
+
+
+class SqlStore:
+    """Planner and dispatcher storage over one engine (or one connection, for a dry run)."""
+
+    def __init__(self, bind: sa.Engine | sa.Connection) -> None:
+        self._bind = bind
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        if isinstance(self._bind, sa.Engine):
+            with self._bind.begin() as connection:
+                yield connection
+        else:  # the caller owns the transaction (a dry run rolls it back)
+            yield self._bind
+
+    def _insert(self):
+        dialect = self._dialect()
+        module = postgresql if dialect == "postgresql" else sqlite
+        return module.insert(DELIVERY)
+
+    def _dialect(self) -> str:
+        engine = self._bind if isinstance(self._bind, sa.Engine) else self._bind.engine
+        return engine.dialect.name
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def follows_to_plan(self, *, after_id: int, limit: int) -> list[FollowRow]:
+        s, c, f, m = SUBSCRIBER.c, CHILD.c, FOLLOW.c, MUNICIPALITY.c
+        query = (
+            sa.select(
+                f.id, f.subscriber_id, f.child_id, f.role, s.variant,
+                sa.func.coalesce(s.timezone, m.timezone),
+                sa.func.coalesce(s.delivery_hour, m.delivery_hour),
+                c.due_date, c.birth_date, c.loss_date, f.loss_support,
+            )
+            .select_from(FOLLOW.join(SUBSCRIBER).join(CHILD).outerjoin(MUNICIPALITY))
+            .where(f.id > after_id, s.status == SubscriberStatus.ACTIVE)
+            .order_by(f.id)
+            .limit(limit)
+        )  # fmt: skip
+        with self._tx() as connection:
+            return [FollowRow(*row) for row in connection.execute(query)]
+
+    def add_deliveries(self, deliveries: list[NewDelivery], *, now: datetime) -> int:
+        rows = [
+            {**_as_dict(d), "status": DeliveryStatus.PLANNED, "attempts": 0,
+             "next_attempt_at": d.due_at, "created_at": now}
+            for d in deliveries
+        ]  # fmt: skip
+        statement = self._insert().on_conflict_do_nothing()
+        with self._tx() as connection:
+            return connection.execute(statement, rows).rowcount
+
+    # -- dispatching ------------------------------------------------------------------------
+
+    def claim(
+        self, *, now: datetime, through_local_date: date | None, limit: int, worker: str, until: datetime
+    ) -> list[Claimed]:
+        """Mark up to `limit` due deliveries as ours until `until`, and return them."""
+        d = DELIVERY.c
+        due = sa.and_(d.status == DeliveryStatus.PLANNED, d.next_attempt_at <= now)
+        if through_local_date is not None:  # a manual run: the whole day, whatever the hour
+            first_try = sa.and_(d.attempts == 0, d.local_date <= through_local_date)
+            due = sa.and_(d.status == DeliveryStatus.PLANNED, sa.or_(first_try, d.next_attempt_at <= now))
+        expired = sa.and_(d.status == DeliveryStatus.SENDING, d.claimed_until < now)
+        chosen = (
+            sa.select(d.id)
+            .where(sa.or_(due, expired))
+            .order_by(d.next_attempt_at, d.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            DELIVERY.update()
+            .where(d.id.in_(chosen.scalar_subquery()))
+            .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
+            .returning(d.id)
+        )
+        with self._tx() as connection:
+            ids = [row[0] for row in connection.execute(claim)]
+            if not ids:
+                return []
+            return [Claimed(*row) for row in connection.execute(_claimed_query(ids))]
+
+    def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None:
+        """Record what became of claimed deliveries, in one transaction."""
+        d, s = DELIVERY.c, SUBSCRIBER.c
+        with self._tx() as connection:
+            for outcome in outcomes:
+                values = {
+                    "status": outcome.status, "attempts": outcome.attempts,
+                    "last_error": outcome.error, "skip_reason": outcome.skip_reason,
+                    "claimed_by": None, "claimed_until": None,
+                }  # fmt: skip
+                if outcome.next_attempt_at is not None:
+                    values["next_attempt_at"] = outcome.next_attempt_at
+                if outcome.status == DeliveryStatus.SENT:
+                    values["sent_at"] = now
+                # Only the worker holding the claim may record: a claim that expired and was
+                # taken by another worker belongs to that worker now.
+                connection.execute(
+                    DELIVERY.update()
+                    .where(d.id == outcome.delivery_id, d.claimed_by == worker)
+                    .values(**values)
+                )
+                failures = (
+                    0 if outcome.status == DeliveryStatus.SENT else s.consecutive_failures + 1
+                )
+                if outcome.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
+                    connection.execute(
+                        SUBSCRIBER.update()
+                        .where(s.id == outcome.subscriber_id)
+                        .values(consecutive_failures=failures)
+                    )
+                if outcome.subscriber_gone:
+                    set_subscriber_status(
+                        connection, outcome.subscriber_id, SubscriberStatus.GONE,
+                        reason=outcome.error or "gone", now=now,
+                    )  # fmt: skip
+
+
+NEW_DELIVERY_FIELDS = tuple(f.name for f in fields(NewDelivery))
+
+
+def _as_dict(delivery: NewDelivery) -> dict[str, object]:
+    return {name: getattr(delivery, name) for name in NEW_DELIVERY_FIELDS}
+
+
+def _claimed_query(ids: list[int]) -> sa.Select:
+    d, s, f, m = DELIVERY.c, SUBSCRIBER.c, FOLLOW.c, MUNICIPALITY.c
+    return (
+        sa.select(
+            d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
+            d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
+            sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
+        )
+        .select_from(
+            DELIVERY.join(SUBSCRIBER)
+            .outerjoin(FOLLOW, sa.and_(f.subscriber_id == d.subscriber_id, f.child_id == d.child_id))
+            .outerjoin(MUNICIPALITY)
+        )
+        .where(d.id.in_(ids))
+        .order_by(d.id)
+    )  # fmt: skip
+
+
+def set_subscriber_status(
+    connection: sa.Connection, subscriber_id: int, status: SubscriberStatus, *, reason: str, now: datetime
+) -> int:
+    """Change a subscriber's status; leaving `active` cancels everything still planned."""
+    s, d = SUBSCRIBER.c, DELIVERY.c
+    connection.execute(
+        SUBSCRIBER.update()
+        .where(s.id == subscriber_id)
+        .values(status=status, status_reason=reason, status_changed_at=now)
+    )
+    if status == SubscriberStatus.ACTIVE:
+        return 0
+    return connection.execute(
+        DELIVERY.update()
+        .where(d.subscriber_id == subscriber_id, d.status == DeliveryStatus.PLANNED)
+        .values(status=DeliveryStatus.CANCELLED, skip_reason=f"subscriber {status}")
+    ).rowcount
+
+
+def cancel_planned(
+    connection: sa.Connection, *, child_id: int, reason: str, track: str | None = None
+) -> int:
+    """Cancel a child's deliveries not yet sent (of one track, or all); returns how many."""
+    d = DELIVERY.c
+    condition = sa.and_(d.child_id == child_id, d.status == DeliveryStatus.PLANNED)
+    if track is not None:
+        condition = sa.and_(condition, d.track == track)
+    statement = DELIVERY.update().where(condition).values(
+        status=DeliveryStatus.CANCELLED, skip_reason=reason
+    )
+    return connection.execute(statement).rowcount
+

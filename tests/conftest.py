@@ -1,0 +1,83 @@
+"""Shared fixtures: a fresh database, a small messages folder, settings built explicitly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kizuna.config import Settings
+from kizuna.core.catalog import content_hash
+from kizuna.db import create_engine, upgrade
+
+NOW = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo
+
+
+def message_text(*, body: str = "{{ stage_label }}です。", reviewed: bool = False, **fields) -> str:
+    """A message file's text; `fields` override the front matter."""
+    front = {
+        "id": "pregnancy-12w0d", "track": "pregnancy", "at": "12w0d", "variant": "ja",
+        "audience": "everyone", "category": "development", "age_basis": "chronological",
+        "title": "見出し", "sources": [{"title": "出典", "url": "https://www.cfa.go.jp/"}],
+        "reviews": [],
+    }  # fmt: skip
+    front.update(fields)
+    body = body.strip("\n") + "\n"
+    if reviewed:
+        front["reviews"] = [{
+            "reviewer": "Test Reviewer", "role": "midwife", "date": "2026-11-01",
+            "content_hash": content_hash(body),
+        }]  # fmt: skip
+    return "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def write_message(root: Path, *, variants=("ja", "ja-easy"), **fields) -> list[Path]:
+    """Write a message in each variant at its conventional path; returns the paths."""
+    paths = []
+    track, at = fields.get("track", "pregnancy"), fields.get("at", "12w0d")
+    audience = fields.get("audience", "everyone")
+    slug = at if audience == "everyone" else f"{at}-{audience}"
+    fields.setdefault("id", f"{track}-{slug}")
+    for variant in variants:
+        path = root / track / f"{slug}.{variant}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(message_text(variant=variant, **fields), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def messages_dir(tmp_path: Path) -> Path:
+    """A small, valid library: a few pregnancy, child and loss messages in both variants."""
+    root = tmp_path / "messages"
+    write_message(root, track="pregnancy", at="12w0d", reviewed=True)
+    write_message(root, track="pregnancy", at="12w1d", audience="birthing_parent", reviewed=True)
+    write_message(root, track="pregnancy", at="12w3d", audience="partner", reviewed=True)
+    write_message(root, track="pregnancy", at="13w0d")  # unreviewed
+    write_message(root, track="child", at="d7", reviewed=True,
+                  body="{% if nickname %}{{ nickname }}さん、{% endif %}{{ stage_label }}。｜赤《あか》ちゃん")
+    write_message(root, track="child", at="3m", age_basis="corrected", category="development", reviewed=True)
+    write_message(root, track="child", at="d70", category="vaccination", reviewed=True)
+    write_message(root, track="loss", at="d1", category="loss", reviewed=True)
+    return root
+
+
+@pytest.fixture
+def settings(tmp_path: Path, messages_dir: Path) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'kizuna.db'}",
+        outbox_dir=tmp_path / "outbox",
+        messages_dir=messages_dir,
+        timezone="Asia/Tokyo",
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings):
+    engine = create_engine(settings.database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
