@@ -131,8 +131,11 @@ def parse_message(text: str, *, path: str, renderer: Renderer) -> tuple[Message 
         front_text, body, body_line = split_front_matter(text)
         raw = yaml.safe_load(front_text)
         lines = key_lines(front_text)
-    except (ValueError, yaml.YAMLError) as error:
-        line = getattr(getattr(error, "problem_mark", None), "line", 0) + 1
+    except ValueError as error:
+        return None, [Problem(path, 1, f"front matter: {error}")]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1  # the front matter starts on line 2
         return None, [Problem(path, line, f"front matter: {error}")]
     if not isinstance(raw, dict):
         return None, [Problem(path, 1, "front matter must be a mapping of fields")]
@@ -184,6 +187,8 @@ def check_body(message: Message, renderer: Renderer) -> list[Problem]:
             return [Problem(message.path, message.body_line, f"template variable: {error}")]
         except jinja2.TemplateError as error:
             return [Problem(message.path, message.body_line, f"template: {error}")]
+        if not rendered.text.strip():
+            return [Problem(message.path, message.body_line, "renders to an empty text")]
         if not text_fits(rendered.text):
             return [Problem(message.path, message.body_line, "text is longer than LINE allows")]
     return []

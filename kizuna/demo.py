@@ -7,8 +7,9 @@ import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from rich.console import Console
@@ -23,7 +24,7 @@ from kizuna.planner import FollowRow, PlanOptions, delivery_for
 from kizuna.runtime import Runtime, dispatch_day, open_runtime, plan
 
 Dates = tuple[date | None, date | None]  # (due date, birth date)
-SEARCH_DAYS = 45  # how far a sample may move from its nominal stage to land on a message day
+SEARCH_DAYS = 100  # how far a sample may move from its nominal stage to land on a message day
 
 
 def pregnant(days: int) -> Callable[[date, int], Dates]:
@@ -88,7 +89,7 @@ class DemoResult:
 
 def settle(sample: Sample, catalog: Catalog, today: date, options: PlanOptions, role: Role) -> Dates:
     """The sample's dates moved by the fewest days that put a message on `today`."""
-    for k in range(SEARCH_DAYS):
+    for k in sorted(range(-SEARCH_DAYS, SEARCH_DAYS + 1), key=abs):  # nearest first
         due, birth = sample.dates(today, k)
         row = FollowRow(0, 0, 0, role, sample.variant, None, None, due, birth, None, False)
         if delivery_for(row, catalog, today, options):
@@ -114,6 +115,8 @@ def run_demo(directory: Path, *, today: date, now: datetime, timezone: str) -> D
         (directory / f"kizuna.db{suffix}").unlink(missing_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     settings = demo_settings(directory, timezone)
+    if subscriptions.local_today(now, timezone) != today:  # a demo of another day: noon that day
+        now = datetime.combine(today, time(12), ZoneInfo(timezone)).astimezone(UTC)
     rt = open_runtime(settings)
     enroll_samples(rt, today=today, now=now)
     plan(rt, today, now=now)

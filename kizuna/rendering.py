@@ -65,9 +65,11 @@ class Renderer:
 
     def __init__(self) -> None:
         # Bodies are written by editors, not by us: the sandbox keeps a template from
-        # reaching Python internals, and StrictUndefined turns a typo into an error.
+        # reaching Python internals, and StrictUndefined turns a typo into an error. Newlines
+        # after tags are kept (no trim_blocks): an inline `{% endif %}` before a blank line
+        # must not swallow the paragraph break; `tidy` removes the blank runs this leaves.
         self._env = SandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True
+            undefined=StrictUndefined, autoescape=False, lstrip_blocks=True
         )
         self._templates: dict[tuple[str, str], Template] = {}
 

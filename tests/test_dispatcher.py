@@ -1,0 +1,201 @@
+"""Dispatching: claim, render, send, record; retries keep their key; gone stops a subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from datetime import date, timedelta
+from typing import ClassVar
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import NOW
+from kizuna import subscriptions
+from kizuna.channels.base import Channels, Envelope, SendResult
+from kizuna.channels.outbox import LineOutbox
+from kizuna.content import load_catalog
+from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus
+from kizuna.dispatcher import Claimed, DispatchOptions, Dispatcher, decide, retry_delay
+from kizuna.models import Delivery, Subscriber
+from kizuna.planner import PlanOptions, plan_day
+from kizuna.store import SqlStore
+
+DAY = date(2026, 11, 22)
+DUE_12W0D = date(2027, 6, 6)
+OPTIONS = DispatchOptions(worker="test", allow_unreviewed=False, batch_size=2, max_attempts=3)
+
+
+class Scripted:
+    """A unit-test channel answering from a script, recording every envelope it is given."""
+
+    name: ClassVar[ChannelName] = ChannelName.LINE
+    backend: ClassVar[str] = "scripted"
+    max_text_utf16: ClassVar[int | None] = 5000
+    rate_per_second: ClassVar[float | None] = None
+
+    def __init__(self, *answers: SendResult) -> None:
+        self.answers = list(answers)
+        self.seen: list[Envelope] = []
+
+    async def send(self, envelope: Envelope) -> SendResult:
+        self.seen.append(envelope)
+        return self.answers.pop(0) if self.answers else SendResult(SendStatus.SENT)
+
+    async def close(self) -> None:
+        return None
+
+
+def setup(engine, messages_dir, count=1):
+    catalog = load_catalog(messages_dir)
+    for n in range(count):
+        subscriptions.subscribe(
+            engine, subscriptions.SubscribeRequest("line", f"U{n:032x}", due_date=DUE_12W0D,
+                                                   nickname="さくら"),
+            variants={"ja", "ja-easy"}, default_timezone="Asia/Tokyo", now=NOW,
+        )  # fmt: skip
+    plan_day(SqlStore(engine), catalog, DAY, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    return catalog
+
+
+def run(engine, catalog, channel, *, now=NOW, through=DAY):
+    channels = Channels()
+    channels.register(channel)
+    dispatcher = Dispatcher(SqlStore(engine), catalog, channels, OPTIONS, rng=random.Random(1))
+    return asyncio.run(dispatcher.run(now=now, through_local_date=through))
+
+
+def rows(engine):
+    with engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(sa.select(Delivery.__table__))]
+
+
+def test_dispatch_writes_the_outbox_and_records_sent(engine, messages_dir, tmp_path):
+    catalog = setup(engine, messages_dir, count=3)
+    summary = run(engine, catalog, LineOutbox(tmp_path / "outbox"))
+    assert summary.sent == 3
+    for row in rows(engine):
+        assert row["status"] == "sent" and row["sent_at"] == NOW and row["attempts"] == 1
+        record = json.loads((tmp_path / "outbox" / "line" / f"{row['id']}.json").read_text())
+        assert record["retry_key"] == row["idempotency_key"]
+        assert record["request"]["messages"][0]["text"] == "妊娠12週0日です。"
+    assert run(engine, catalog, LineOutbox(tmp_path / "outbox")).sent == 0  # nothing twice
+
+
+def test_retry_reuses_the_same_key(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channel = Scripted(SendResult(SendStatus.RETRY, "429"), SendResult(SendStatus.RETRY, "500"))
+    run(engine, catalog, channel)
+    [row] = rows(engine)
+    assert (row["status"], row["attempts"], row["last_error"]) == ("planned", 1, "429")
+    assert row["next_attempt_at"] > NOW
+    run(engine, catalog, channel, now=row["next_attempt_at"])
+    run(engine, catalog, channel, now=rows(engine)[0]["next_attempt_at"])
+    assert len({envelope.idempotency_key for envelope in channel.seen}) == 1
+    assert [r["status"] for r in rows(engine)] == ["sent"]
+    assert len(channel.seen) == 3
+
+
+def test_retry_waits_for_its_time(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channel = Scripted(SendResult(SendStatus.RETRY, "timeout"))
+    run(engine, catalog, channel)
+    run(engine, catalog, channel, now=NOW + timedelta(seconds=1))
+    assert len(channel.seen) == 1
+
+
+def test_gives_up_after_max_attempts(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channel = Scripted(*[SendResult(SendStatus.RETRY, "500")] * 3)
+    now = NOW
+    for _ in range(3):
+        run(engine, catalog, channel, now=now)
+        now = rows(engine)[0]["next_attempt_at"] + timedelta(seconds=1)
+    [row] = rows(engine)
+    assert (row["status"], row["attempts"]) == ("failed", 3)
+
+
+def test_gone_stops_the_subscriber(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    run(engine, catalog, Scripted(SendResult(SendStatus.GONE, "blocked")))
+    with engine.connect() as connection:
+        status, reason = connection.execute(sa.select(Subscriber.status, Subscriber.status_reason)).one()
+    assert (status, reason) == ("gone", "blocked")
+    assert rows(engine)[0]["status"] == "failed"
+
+
+def test_stopped_after_planning_is_skipped_not_sent(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    with engine.begin() as connection:  # stopped behind the planner's back, without cancelling
+        connection.execute(sa.update(Subscriber.__table__).values(status="stopped"))
+    channel = Scripted()
+    run(engine, catalog, channel)
+    assert channel.seen == [] and rows(engine)[0]["skip_reason"] == "subscriber stopped"
+
+
+def test_message_changed_since_planning_is_not_sent_unreviewed(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    path = messages_dir / "pregnancy" / "12w0d.ja.md"
+    path.write_text(path.read_text(encoding="utf-8") + "追記\n", encoding="utf-8")
+    channel = Scripted()
+    run(engine, catalog_after := load_catalog(messages_dir), channel)
+    assert catalog_after is not catalog and channel.seen == []
+    assert rows(engine)[0]["skip_reason"] == "message needs review"
+
+
+def test_expired_claim_is_taken_again_with_the_same_key(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    store = SqlStore(engine)
+    [claimed] = store.claim(now=NOW, through_local_date=DAY, limit=10, worker="dead", until=NOW)
+    assert store.claim(now=NOW, through_local_date=DAY, limit=10, worker="other", until=NOW) == []
+    later = NOW + timedelta(seconds=1)
+    channel = Scripted()
+    run(engine, catalog, channel, now=later)
+    assert [e.idempotency_key for e in channel.seen] == [claimed.idempotency_key]
+    # The dead worker's late record changes nothing: the claim is no longer its own.
+    store.record([decide(claimed, SendResult(SendStatus.FAILED, "late"), now=later, max_attempts=3,
+                         rng=random.Random(1))], worker="dead", now=later)
+    assert rows(engine)[0]["status"] == "sent"
+
+
+def test_scheduled_dispatch_waits_for_the_delivery_hour(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channel = Scripted()
+    due = rows(engine)[0]["due_at"]  # 08:00 Tokyo
+    run(engine, catalog, channel, now=due - timedelta(minutes=1), through=None)
+    assert channel.seen == []
+    run(engine, catalog, channel, now=due, through=None)
+    assert len(channel.seen) == 1
+
+
+def claimed(attempts=0) -> Claimed:
+    return Claimed(1, 1, "k", "m", "ja", "", attempts, "line", "U", "active", "", "", True)
+
+
+@pytest.mark.parametrize(
+    ("result", "attempts", "status", "gone"),
+    [
+        (SendResult(SendStatus.SENT), 0, DeliveryStatus.SENT, False),
+        (SendResult(SendStatus.RETRY, "429"), 0, DeliveryStatus.PLANNED, False),
+        (SendResult(SendStatus.RETRY, "429"), 2, DeliveryStatus.FAILED, False),
+        (SendResult(SendStatus.FAILED, "400 bad"), 0, DeliveryStatus.FAILED, False),
+        (SendResult(SendStatus.GONE, "blocked"), 0, DeliveryStatus.FAILED, True),
+    ],
+)
+def test_decide(result, attempts, status, gone):
+    outcome = decide(claimed(attempts), result, now=NOW, max_attempts=3, rng=random.Random(1))
+    assert (outcome.status, outcome.subscriber_gone, outcome.attempts) == (status, gone, attempts + 1)
+
+
+def test_retry_after_is_respected():
+    outcome = decide(claimed(), SendResult(SendStatus.RETRY, "429", retry_after_seconds=3600),
+                     now=NOW, max_attempts=3, rng=random.Random(1))
+    assert outcome.next_attempt_at >= NOW + timedelta(seconds=3600)
+
+
+def test_backoff_grows_with_jitter_and_a_cap():
+    rng = random.Random(7)
+    delays = [retry_delay(n, rng).total_seconds() for n in range(1, 12)]
+    assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120
+    assert max(delays) <= 6 * 3600
