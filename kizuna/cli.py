@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from kizuna import subscriptions
 from kizuna.cli_messages import messages_app
@@ -21,7 +20,9 @@ from kizuna.core.stage import Stage, stage_of_child
 from kizuna.db import create_engine, upgrade
 from kizuna.runtime import Runtime, dispatch_day, open_runtime, plan, plan_dry_run
 
-app = typer.Typer(help="Kizuna: staged parenting messages over LINE and email.", no_args_is_help=True)
+app = typer.Typer(
+    help="Kizuna: staged parenting messages over LINE and email.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 children_app = typer.Typer(help="Life events of a child: birth and loss.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -82,7 +83,9 @@ def stage(
     today = on or today_in(load_settings().timezone)
     found = stage_of_child(today=today, due_date=due_date, birth_date=birth_date)
     data = stage_json(found)
-    console.print_json(json.dumps(data, ensure_ascii=False)) if as_json else console.print(data["label"])
+    console.print_json(json.dumps(data, ensure_ascii=False)) if as_json else console.print(
+        data["label"]
+    )
 
 
 def stage_json(found: Stage | None) -> dict[str, object]:
@@ -97,7 +100,11 @@ def stage_json(found: Stage | None) -> dict[str, object]:
     data["label"] = found.label
     if found.corrected is not None:
         corrected = found.corrected
-        data["corrected"] = {"days": corrected.days, "months": corrected.months, "label": corrected.label}
+        data["corrected"] = {
+            "days": corrected.days,
+            "months": corrected.months,
+            "label": corrected.label,
+        }
     return data
 
 
@@ -108,7 +115,9 @@ def subscribe(
     due_date: DateOption = None,
     birth_date: DateOption = None,
     variant: str = "ja",
-    timezone: Annotated[str | None, typer.Option(help="IANA time zone (default KIZUNA_TIMEZONE)")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone (default KIZUNA_TIMEZONE)")
+    ] = None,
     nickname: str | None = None,
     municipality: Annotated[str | None, typer.Option(help="6-digit local government code")] = None,
 ) -> None:
@@ -121,7 +130,11 @@ def subscribe(
     )  # fmt: skip
     try:
         done = subscriptions.subscribe(
-            rt.engine, request, variants=rt.variants(), default_timezone=settings.timezone, now=now_utc()
+            rt.engine,
+            request,
+            variants=rt.variants(),
+            default_timezone=settings.timezone,
+            now=now_utc(),
         )
     except subscriptions.SubscribeError as error:
         for field, text in error.problems.items():
@@ -133,14 +146,18 @@ def subscribe(
 @app.command()
 def send(
     on_date: Annotated[date, typer.Option("--date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")],
-    dry_run: Annotated[bool, typer.Option(help="Show what would be planned; send nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Show what would be planned; send nothing.")
+    ] = False,
 ) -> None:
     """Plan and dispatch everything due on a local date; running it again sends nothing new."""
     rt = runtime(load_settings())
     now = now_utc()
     if dry_run:
         summary = plan_dry_run(rt, on_date, now=now)
-        console.print(f"dry run {on_date}: {summary.followers} followers, {summary.planned} would be planned")
+        console.print(
+            f"dry run {on_date}: {summary.followers} followers, {summary.planned} would be planned"
+        )
         for message_id, count in sorted(summary.by_message.items()):
             console.print(f"  {message_id}: {count}")
         return
@@ -189,9 +206,9 @@ def _life_event(action) -> int:
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Folder for the demo database and outbox.")] = Path(
-        "kizuna-demo"
-    ),
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo database and outbox.")
+    ] = Path("kizuna-demo"),
     on_date: Annotated[date | None, typer.Option("--date", formats=["%Y-%m-%d"])] = None,
 ) -> None:
     """Run a day of Kizuna on sample subscribers into a local outbox (unreviewed content)."""

@@ -11,7 +11,9 @@ from rich.console import Console
 from kizuna.config import Settings
 from kizuna.content import Problem, check_files, message_files
 
-messages_app = typer.Typer(help="Message content: validate (more for editors to come).", no_args_is_help=True)
+messages_app = typer.Typer(
+    help="Message content: validate (more for editors to come).", no_args_is_help=True
+)
 console = Console(highlight=False)
 
 
@@ -35,6 +37,8 @@ def validate(
         unreviewed += sum(not m.reviewed for m in messages)
     for problem in sorted(problems):
         console.print(f"[red]error[/red] {problem}")
-    console.print(f"{count} message files checked, {len(problems)} problems, {unreviewed} unreviewed")
+    console.print(
+        f"{count} message files checked, {len(problems)} problems, {unreviewed} unreviewed"
+    )
     if problems:
         raise typer.Exit(1)

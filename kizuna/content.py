@@ -125,7 +125,9 @@ def expected_path(front: FrontMatter) -> str:
     return f"{front.track}/{slug}.{front.variant}.md"
 
 
-def parse_message(text: str, *, path: str, renderer: Renderer) -> tuple[Message | None, list[Problem]]:
+def parse_message(
+    text: str, *, path: str, renderer: Renderer
+) -> tuple[Message | None, list[Problem]]:
     """Parse and check one file; returns the message (if its schema holds) and its problems."""
     try:
         front_text, body, body_line = split_front_matter(text)
@@ -222,7 +224,9 @@ def _variants_in_step(message_id: str, by_variant: dict[str, Message]) -> list[P
     problems = []
     for have, need in (("ja", "ja-easy"), ("ja-easy", "ja")):
         if have in by_variant and need not in by_variant:
-            problems.append(Problem(by_variant[have].path, 1, f"{message_id} has no {need} variant"))
+            problems.append(
+                Problem(by_variant[have].path, 1, f"{message_id} has no {need} variant")
+            )
     if len({m.age_basis for m in by_variant.values()}) > 1:
         first = next(iter(by_variant.values()))
         problems.append(Problem(first.path, 1, f"variants of {message_id} differ in age_basis"))

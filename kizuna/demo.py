@@ -18,7 +18,7 @@ from rich.table import Table
 from kizuna import subscriptions
 from kizuna.config import Settings
 from kizuna.core.catalog import Catalog, Role
-from kizuna.core.stage import PREGNANCY_DAYS, add_months, stage_of_child
+from kizuna.core.stage import PREGNANCY_DAYS, add_months
 from kizuna.models import Delivery, Subscriber
 from kizuna.planner import FollowRow, PlanOptions, delivery_for
 from kizuna.runtime import Runtime, dispatch_day, open_runtime, plan
@@ -87,7 +87,9 @@ class DemoResult:
     allow_unreviewed: bool
 
 
-def settle(sample: Sample, catalog: Catalog, today: date, options: PlanOptions, role: Role) -> Dates:
+def settle(
+    sample: Sample, catalog: Catalog, today: date, options: PlanOptions, role: Role
+) -> Dates:
     """The sample's dates moved by the fewest days that put a message on `today`."""
     for k in sorted(range(-SEARCH_DAYS, SEARCH_DAYS + 1), key=abs):  # nearest first
         due, birth = sample.dates(today, k)
@@ -157,20 +159,31 @@ def _request(sample: Sample, number: int, due: date | None, birth: date | None):
 
 def demo_rows(rt: Runtime, today: date) -> list[DemoRow]:
     d, s = Delivery.__table__.c, Subscriber.__table__.c
+    columns = (s.id, s.nickname, s.channel, s.variant, d.id, d.message_id, d.variant, d.stage_label)
     query = (
-        sa.select(s.id, s.nickname, s.channel, s.variant, d.id, d.message_id, d.variant, d.stage_label)
+        sa.select(*columns)
         .select_from(Subscriber.__table__.outerjoin(
             Delivery.__table__, sa.and_(d.subscriber_id == s.id, d.local_date == today)))
         .order_by(s.id, d.id)
     )  # fmt: skip
     rows = []
     with rt.engine.connect() as connection:
-        for sid, nickname, channel, variant, did, message_id, sent_variant, label in connection.execute(query):
+        for (
+            sid,
+            nickname,
+            channel,
+            variant,
+            did,
+            message_id,
+            sent_variant,
+            label,
+        ) in connection.execute(query):
             suffix = "json" if channel == "line" else "eml"
             rows.append(
                 DemoRow(
                     who=f"#{sid} {nickname}", channel=channel, stage=label or "—",
-                    message_id=message_id or "— (no message today)", variant=sent_variant or variant,
+                    message_id=message_id or "— (no message today)",
+                    variant=sent_variant or variant,
                     file=f"outbox/{channel}/{did}.{suffix}" if did else "—",
                 )
             )  # fmt: skip

@@ -57,7 +57,13 @@ class DispatchStore(Protocol):
     """The storage dispatching needs; `kizuna.store.SqlStore` provides it."""
 
     def claim(
-        self, *, now: datetime, through_local_date: date | None, limit: int, worker: str, until: datetime
+        self,
+        *,
+        now: datetime,
+        through_local_date: date | None,
+        limit: int,
+        worker: str,
+        until: datetime,
     ) -> list[Claimed]: ...
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
@@ -133,7 +139,9 @@ class Dispatcher:
         self._renderer = renderer or Renderer()
         self._rng = rng or random.Random()
 
-    async def run(self, *, now: datetime, through_local_date: date | None = None) -> DispatchSummary:
+    async def run(
+        self, *, now: datetime, through_local_date: date | None = None
+    ) -> DispatchSummary:
         """Dispatch until nothing due is left; each delivery is claimed by one worker at a time."""
         summary = DispatchSummary()
         limit = asyncio.Semaphore(self._options.concurrency)

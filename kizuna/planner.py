@@ -128,7 +128,9 @@ def plan_day(
         summary.followers += len(rows)
         summary.due += len(batch)
         for delivery in batch:
-            summary.by_message[delivery.message_id] = summary.by_message.get(delivery.message_id, 0) + 1
+            summary.by_message[delivery.message_id] = (
+                summary.by_message.get(delivery.message_id, 0) + 1
+            )
         if batch:
             summary.planned += store.add_deliveries(batch, now=now)
     return summary

@@ -15,7 +15,7 @@ from kizuna.config import Backend, Settings
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Catalog
 from kizuna.db import create_engine, upgrade
-from kizuna.dispatcher import DispatchOptions, Dispatcher, DispatchSummary
+from kizuna.dispatcher import Dispatcher, DispatchOptions, DispatchSummary
 from kizuna.mail import MailComposer, SenderIdentity
 from kizuna.planner import PlanOptions, PlanSummary, plan_day
 from kizuna.store import SqlStore
@@ -79,7 +79,9 @@ def plan_dry_run(runtime: Runtime, local_date: date, *, now: datetime) -> PlanSu
         transaction = connection.begin()
         try:
             store = SqlStore(connection)
-            return plan_day(store, runtime.catalog, local_date, plan_options(runtime.settings), now=now)
+            return plan_day(
+                store, runtime.catalog, local_date, plan_options(runtime.settings), now=now
+            )
         finally:
             transaction.rollback()
 

@@ -77,14 +77,22 @@ class SqlStore:
     # -- dispatching ------------------------------------------------------------------------
 
     def claim(
-        self, *, now: datetime, through_local_date: date | None, limit: int, worker: str, until: datetime
+        self,
+        *,
+        now: datetime,
+        through_local_date: date | None,
+        limit: int,
+        worker: str,
+        until: datetime,
     ) -> list[Claimed]:
         """Mark up to `limit` due deliveries as ours until `until`, and return them."""
         d = DELIVERY.c
         due = sa.and_(d.status == DeliveryStatus.PLANNED, d.next_attempt_at <= now)
         if through_local_date is not None:  # a manual run: the whole day, whatever the hour
             first_try = sa.and_(d.attempts == 0, d.local_date <= through_local_date)
-            due = sa.and_(d.status == DeliveryStatus.PLANNED, sa.or_(first_try, d.next_attempt_at <= now))
+            due = sa.and_(
+                d.status == DeliveryStatus.PLANNED, sa.or_(first_try, d.next_attempt_at <= now)
+            )
         expired = sa.and_(d.status == DeliveryStatus.SENDING, d.claimed_until < now)
         chosen = (
             sa.select(d.id)
@@ -159,7 +167,7 @@ def _claimed_query(ids: list[int]) -> sa.Select:
         )
         .select_from(
             DELIVERY.join(SUBSCRIBER)
-            .outerjoin(FOLLOW, sa.and_(f.subscriber_id == d.subscriber_id, f.child_id == d.child_id))
+            .outerjoin(FOLLOW, (f.subscriber_id == d.subscriber_id) & (f.child_id == d.child_id))
             .outerjoin(MUNICIPALITY)
         )
         .where(d.id.in_(ids))
@@ -168,7 +176,12 @@ def _claimed_query(ids: list[int]) -> sa.Select:
 
 
 def set_subscriber_status(
-    connection: sa.Connection, subscriber_id: int, status: SubscriberStatus, *, reason: str, now: datetime
+    connection: sa.Connection,
+    subscriber_id: int,
+    status: SubscriberStatus,
+    *,
+    reason: str,
+    now: datetime,
 ) -> int:
     """Change a subscriber's status; leaving `active` cancels everything still planned."""
     s, d = SUBSCRIBER.c, DELIVERY.c
@@ -194,8 +207,9 @@ def cancel_planned(
     condition = sa.and_(d.child_id == child_id, d.status == DeliveryStatus.PLANNED)
     if track is not None:
         condition = sa.and_(condition, d.track == track)
-    statement = DELIVERY.update().where(condition).values(
-        status=DeliveryStatus.CANCELLED, skip_reason=reason
+    statement = (
+        DELIVERY.update()
+        .where(condition)
+        .values(status=DeliveryStatus.CANCELLED, skip_reason=reason)
     )
     return connection.execute(statement).rowcount
-

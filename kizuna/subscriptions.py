@@ -126,7 +126,9 @@ def _check(
     except ValueError as error:
         problems["nickname"] = str(error)
     if request.variant not in variants:
-        problems["variant"] = f"unknown variant {request.variant!r} (one of {', '.join(sorted(variants))})"
+        problems["variant"] = (
+            f"unknown variant {request.variant!r} (one of {', '.join(sorted(variants))})"
+        )
     timezone = request.timezone or default_timezone
     try:
         ZoneInfo(timezone)
@@ -136,10 +138,18 @@ def _check(
     if request.municipality_code and session.get(Municipality, request.municipality_code) is None:
         problems["municipality"] = f"no municipality with code {request.municipality_code}"
     if dates:
-        problems.update(check_dates(request.due_date, request.birth_date, local_today(now, timezone)))
-    if address and channel and session.exec(
-        select(Subscriber.id).where(Subscriber.channel == channel, Subscriber.address == address)
-    ).first():
+        problems.update(
+            check_dates(request.due_date, request.birth_date, local_today(now, timezone))
+        )
+    if (
+        address
+        and channel
+        and session.exec(
+            select(Subscriber.id).where(
+                Subscriber.channel == channel, Subscriber.address == address
+            )
+        ).first()
+    ):
         problems["address"] = "this address is already subscribed"
     if problems:
         raise SubscribeError(problems)
@@ -200,8 +210,13 @@ def _add_child(session: Session, due: date | None, birth: date | None, *, now: d
 
 
 def add_child(
-    engine: sa.Engine, *, subscriber_id: int, due_date: date | None, birth_date: date | None,
-    default_timezone: str, now: datetime,
+    engine: sa.Engine,
+    *,
+    subscriber_id: int,
+    due_date: date | None,
+    birth_date: date | None,
+    default_timezone: str,
+    now: datetime,
 ) -> int:
     """A further child (a sibling, a twin) followed by an existing subscriber as parent."""
     with Session(engine) as session:
@@ -213,7 +228,9 @@ def add_child(
         if problems:
             raise SubscribeError(problems)
         child_id = _add_child(session, due_date, birth_date, now=now)
-        session.add(Follow(subscriber_id=subscriber_id, child_id=child_id, role=Role.PARENT, since=now))
+        session.add(
+            Follow(subscriber_id=subscriber_id, child_id=child_id, role=Role.PARENT, since=now)
+        )
         session.commit()
         return child_id
 
@@ -230,7 +247,9 @@ def report_birth(
         if due_date is not None:
             values["due_date"] = due_date
         _update_child(connection, child_id, values)
-        return cancel_planned(connection, child_id=child_id, reason="birth reported", track="pregnancy")
+        return cancel_planned(
+            connection, child_id=child_id, reason="birth reported", track="pregnancy"
+        )
 
 
 def report_loss(engine: sa.Engine, *, child_id: int, loss_date: date) -> int:

@@ -56,9 +56,17 @@ def messages_dir(tmp_path: Path) -> Path:
     write_message(root, track="pregnancy", at="12w1d", audience="birthing_parent", reviewed=True)
     write_message(root, track="pregnancy", at="12w3d", audience="partner", reviewed=True)
     write_message(root, track="pregnancy", at="13w0d")  # unreviewed
-    write_message(root, track="child", at="d7", reviewed=True,
-                  body="{% if nickname %}{{ nickname }}さん、{% endif %}{{ stage_label }}。｜赤《あか》ちゃん")
-    write_message(root, track="child", at="3m", age_basis="corrected", category="development", reviewed=True)
+    write_message(
+        root,
+        track="child",
+        at="d7",
+        reviewed=True,
+        body="{% if nickname %}{{ nickname }}さん、{% endif %}"
+        "{{ stage_label }}。｜赤《あか》ちゃん",
+    )
+    write_message(
+        root, track="child", at="3m", age_basis="corrected", category="development", reviewed=True
+    )
     write_message(root, track="child", at="d70", category="vaccination", reviewed=True)
     write_message(root, track="loss", at="d1", category="loss", reviewed=True)
     return root

@@ -40,7 +40,9 @@ def test_line_outbox_file_is_the_push_body(tmp_path):
 
 
 def test_line_outbox_refuses_text_line_would_refuse(tmp_path):
-    result = asyncio.run(LineOutbox(tmp_path).send(envelope(ChannelName.LINE, LINE_ID, text="あ" * 5001)))
+    result = asyncio.run(
+        LineOutbox(tmp_path).send(envelope(ChannelName.LINE, LINE_ID, text="あ" * 5001))
+    )
     assert result.status is SendStatus.FAILED
     assert not (tmp_path / "line" / "42.json").exists()
 
@@ -49,7 +51,9 @@ def test_email_outbox_file_is_the_complete_mail(tmp_path):
     composer = MailComposer(SenderIdentity(mail_from="Kizuna <news@kizuna.example.org>"))
     channel = EmailOutbox(tmp_path, composer)
     asyncio.run(channel.send(envelope(ChannelName.EMAIL, "parent@example.com")))
-    mail = BytesParser(policy=policy.default).parsebytes((tmp_path / "email" / "42.eml").read_bytes())
+    mail = BytesParser(policy=policy.default).parsebytes(
+        (tmp_path / "email" / "42.eml").read_bytes()
+    )
     assert mail["To"] == "parent@example.com"
     assert mail["Message-ID"] == "<6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a10@kizuna.example.org>"
     assert mail.get_body(preferencelist=("plain",)).get_content() == "こんにちは\n二行目\n"

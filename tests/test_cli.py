@@ -30,15 +30,35 @@ def invoke(env, *args):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--due-date", "2027-05-01", "--on", "2026-10-20"],
-         {"track": "pregnancy", "days": 87, "weeks": 12, "day_of_week": 3, "label": "妊娠12週3日"}),
-        (["--birth-date", "2025-05-22", "--on", "2026-11-22"],
-         {"track": "child", "days": 549, "months": 18, "years": 1, "label": "1歳6か月"}),
-        (["--due-date", "2026-12-31", "--birth-date", "2026-11-05", "--on", "2027-02-05"],
-         {"track": "child", "days": 92, "months": 3, "years": 0, "label": "生後3か月",
-          "corrected": {"days": 36, "months": 1, "label": "生後1か月"}}),
-        (["--birth-date", "2008-11-22", "--on", "2026-11-22"],
-         {"track": "ended", "label": "18歳以上（配信は終了）"}),
+        (
+            ["--due-date", "2027-05-01", "--on", "2026-10-20"],
+            {
+                "track": "pregnancy",
+                "days": 87,
+                "weeks": 12,
+                "day_of_week": 3,
+                "label": "妊娠12週3日",
+            },
+        ),
+        (
+            ["--birth-date", "2025-05-22", "--on", "2026-11-22"],
+            {"track": "child", "days": 549, "months": 18, "years": 1, "label": "1歳6か月"},
+        ),
+        (
+            ["--due-date", "2026-12-31", "--birth-date", "2026-11-05", "--on", "2027-02-05"],
+            {
+                "track": "child",
+                "days": 92,
+                "months": 3,
+                "years": 0,
+                "label": "生後3か月",
+                "corrected": {"days": 36, "months": 1, "label": "生後1か月"},
+            },
+        ),
+        (
+            ["--birth-date", "2008-11-22", "--on", "2026-11-22"],
+            {"track": "ended", "label": "18歳以上（配信は終了）"},
+        ),
     ],
 )
 def test_stage_json(env, args, expected):
@@ -58,8 +78,18 @@ def test_stage_needs_a_date(env):
 
 def test_subscribe_and_send_twice(env, settings):
     today = date.today().isoformat()
-    ok = invoke(env, "subscribe", "--channel", "line", "--address", "U" + "a" * 32,
-                "--birth-date", "2026-11-01", "--nickname", "さくら")
+    ok = invoke(
+        env,
+        "subscribe",
+        "--channel",
+        "line",
+        "--address",
+        "U" + "a" * 32,
+        "--birth-date",
+        "2026-11-01",
+        "--nickname",
+        "さくら",
+    )
     assert ok.exit_code == 0, ok.output
     assert "subscriber 1 follows child 1" in ok.output
     first = invoke(env, "send", "--date", "2026-11-08")  # d7
@@ -72,7 +102,16 @@ def test_subscribe_and_send_twice(env, settings):
 
 
 def test_dry_run_writes_nothing(env, settings):
-    invoke(env, "subscribe", "--channel", "line", "--address", "U" + "a" * 32, "--birth-date", "2026-11-01")
+    invoke(
+        env,
+        "subscribe",
+        "--channel",
+        "line",
+        "--address",
+        "U" + "a" * 32,
+        "--birth-date",
+        "2026-11-01",
+    )
     dry = invoke(env, "send", "--date", "2026-11-08", "--dry-run")
     assert "1 would be planned" in dry.output and "child-d7: 1" in dry.output
     assert not (settings.outbox_dir / "line").exists()
@@ -81,16 +120,38 @@ def test_dry_run_writes_nothing(env, settings):
 
 
 def test_subscribe_errors_are_named(env):
-    result = invoke(env, "subscribe", "--channel", "line", "--address", "nobody",
-                    "--due-date", "2030-01-01", "--variant", "xx")
+    result = invoke(
+        env,
+        "subscribe",
+        "--channel",
+        "line",
+        "--address",
+        "nobody",
+        "--due-date",
+        "2030-01-01",
+        "--variant",
+        "xx",
+    )
     assert result.exit_code == 2
-    for text in ("--address:", "--due-date: the due date is more than 300 days ahead", "--variant:"):
+    for text in (
+        "--address:",
+        "--due-date: the due date is more than 300 days ahead",
+        "--variant:",
+    ):
         assert text in result.output
 
 
 def test_bad_date_format_is_refused(env):
-    result = invoke(env, "subscribe", "--channel", "line", "--address", "U" + "a" * 32,
-                    "--due-date", "01/05/2027")
+    result = invoke(
+        env,
+        "subscribe",
+        "--channel",
+        "line",
+        "--address",
+        "U" + "a" * 32,
+        "--due-date",
+        "01/05/2027",
+    )
     assert result.exit_code == 2
 
 
@@ -108,7 +169,16 @@ def test_broken_catalog_stops_before_sending(env, messages_dir):
 
 
 def test_birth_and_loss_commands(env):
-    invoke(env, "subscribe", "--channel", "line", "--address", "U" + "a" * 32, "--due-date", "2027-06-06")
+    invoke(
+        env,
+        "subscribe",
+        "--channel",
+        "line",
+        "--address",
+        "U" + "a" * 32,
+        "--due-date",
+        "2027-06-06",
+    )
     invoke(env, "send", "--date", "2026-11-22", "--dry-run")
     birth = invoke(env, "children", "birth", "1", "--date", "2026-11-20")
     assert birth.exit_code == 0 and "birth recorded" in birth.output

@@ -47,7 +47,8 @@ def test_environment_names(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("timezone", "Tokyo"), ("delivery_hour", 24), ("line_backend", "carrier-pigeon")]
+    ("field", "value"),
+    [("timezone", "Tokyo"), ("delivery_hour", 24), ("line_backend", "carrier-pigeon")],
 )
 def test_bad_values_refused(field, value):
     with pytest.raises(ValidationError):

@@ -68,8 +68,16 @@ def test_parse_at_refuses(track, text, reason):
         parse_at(track, text)
 
 
-def message(at: str, *, track=Track.PREGNANCY, variant="ja", audience=Audience.EVERYONE,
-            basis=AgeBasis.CHRONOLOGICAL, reviewed=True, body="本文") -> Message:
+def message(
+    at: str,
+    *,
+    track=Track.PREGNANCY,
+    variant="ja",
+    audience=Audience.EVERYONE,
+    basis=AgeBasis.CHRONOLOGICAL,
+    reviewed=True,
+    body="本文",
+) -> Message:
     reviews = (Review("R", "midwife", D("2026-11-01"), content_hash(body)),) if reviewed else ()
     return Message(
         id=f"{track}-{at}" + ("" if audience is Audience.EVERYONE else f"-{audience}"),
@@ -85,8 +93,14 @@ PARTNER = AUDIENCES_BY_ROLE[Role.PARTNER]
 
 
 def choose(catalog, stage, audiences=PARENT, variant="ja", allow_unreviewed=False):
-    choice = catalog.choose(stage, audiences=audiences, variant=variant, allow_unreviewed=allow_unreviewed)
-    return None if choice is None else (choice.message.id, choice.message.variant, choice.fallback_from)
+    choice = catalog.choose(
+        stage, audiences=audiences, variant=variant, allow_unreviewed=allow_unreviewed
+    )
+    return (
+        None
+        if choice is None
+        else (choice.message.id, choice.message.variant, choice.fallback_from)
+    )
 
 
 DUE = D("2027-05-01")  # 12w0d on 2026-10-17

@@ -150,8 +150,11 @@ def test_term_child_has_no_corrected_age():
     [
         ({"due_date": D("2027-05-01")}, Track.PREGNANCY, "妊娠12週3日"),
         ({"due_date": D("2027-05-01"), "birth_date": D("2026-10-01")}, Track.CHILD, "生後19日"),
-        ({"birth_date": D("2026-10-01"), "loss_date": D("2026-10-18"), "loss_support": True},
-         Track.LOSS, ""),
+        (
+            {"birth_date": D("2026-10-01"), "loss_date": D("2026-10-18"), "loss_support": True},
+            Track.LOSS,
+            "",
+        ),
     ],
 )
 def test_stage_of_child(fields, track, label):
@@ -160,9 +163,15 @@ def test_stage_of_child(fields, track, label):
 
 
 def test_after_a_loss_without_the_support_set_nothing_is_timed():
-    assert stage_of_child(
-        today=D("2026-10-20"), due_date=D("2027-05-01"), birth_date=None, loss_date=D("2026-10-18")
-    ) is None
+    assert (
+        stage_of_child(
+            today=D("2026-10-20"),
+            due_date=D("2027-05-01"),
+            birth_date=None,
+            loss_date=D("2026-10-18"),
+        )
+        is None
+    )
 
 
 dates = st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31))
@@ -196,7 +205,8 @@ def test_each_month_is_reached_on_exactly_one_day(birth, offset):
     months = child_stage(birth, today).age.months
     if months >= 1:
         reached = [
-            d for d in (add_months(birth, months) + timedelta(days=k) for k in range(-1, 2))
+            d
+            for d in (add_months(birth, months) + timedelta(days=k) for k in range(-1, 2))
             if child_stage(birth, d).age.month_reached_today == months
         ]
         assert reached == [add_months(birth, months)]

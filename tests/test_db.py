@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from conftest import NOW
 from sqlalchemy.exc import IntegrityError
-import sqlalchemy as sa
-import pytest
 from sqlmodel import SQLModel
 
-from conftest import NOW
 from kizuna.db import create_engine, upgrade
 from kizuna.models import Child, Delivery, Subscriber
 
@@ -25,7 +25,9 @@ def test_upgrade_is_repeatable(tmp_path):
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert (
+            connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        )
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(engine):
@@ -47,8 +49,8 @@ def delivery(**fields) -> dict:
 def parent(engine):
     with engine.begin() as connection:
         connection.execute(sa.insert(Subscriber.__table__).values(
-            channel="line", address="U1", created_at=NOW, variant="ja", locale="ja", status="active",
-            consecutive_failures=0))  # fmt: skip
+            channel="line", address="U1", created_at=NOW, variant="ja", locale="ja",
+            status="active", consecutive_failures=0))  # fmt: skip
         connection.execute(sa.insert(Child.__table__).values(status="born", created_at=NOW))
     return engine
 
@@ -67,9 +69,15 @@ def test_one_delivery_per_message(parent):
     with parent.begin() as connection:
         connection.execute(sa.insert(table).values(delivery(status="sent")))
     with pytest.raises(IntegrityError), parent.begin() as connection:
-        connection.execute(sa.insert(table).values(delivery(idempotency_key="other", local_date=NOW.date().replace(day=1))))
+        connection.execute(
+            sa.insert(table).values(
+                delivery(idempotency_key="other", local_date=NOW.date().replace(day=1))
+            )
+        )
 
 
 def test_naive_datetimes_are_refused(parent):
     with pytest.raises(sa.exc.StatementError, match="naive datetime"), parent.begin() as connection:
-        connection.execute(sa.insert(Delivery.__table__).values(delivery(due_at=NOW.replace(tzinfo=None))))
+        connection.execute(
+            sa.insert(Delivery.__table__).values(delivery(due_at=NOW.replace(tzinfo=None)))
+        )

@@ -8,10 +8,10 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
+from conftest import NOW
 from rich.console import Console
 from typer.testing import CliRunner
 
-from conftest import NOW
 from kizuna.cli import app
 from kizuna.demo import SAMPLES, print_demo, run_demo
 

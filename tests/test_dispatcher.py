@@ -10,14 +10,14 @@ from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import NOW
+
 from kizuna import subscriptions
 from kizuna.channels.base import Channels, Envelope, SendResult
 from kizuna.channels.outbox import LineOutbox
 from kizuna.content import load_catalog
 from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus
-from kizuna.dispatcher import Claimed, DispatchOptions, Dispatcher, decide, retry_delay
+from kizuna.dispatcher import Claimed, Dispatcher, DispatchOptions, decide, retry_delay
 from kizuna.models import Delivery, Subscriber
 from kizuna.planner import PlanOptions, plan_day
 from kizuna.store import SqlStore
@@ -120,7 +120,9 @@ def test_gone_stops_the_subscriber(engine, messages_dir):
     catalog = setup(engine, messages_dir)
     run(engine, catalog, Scripted(SendResult(SendStatus.GONE, "blocked")))
     with engine.connect() as connection:
-        status, reason = connection.execute(sa.select(Subscriber.status, Subscriber.status_reason)).one()
+        status, reason = connection.execute(
+            sa.select(Subscriber.status, Subscriber.status_reason)
+        ).one()
     assert (status, reason) == ("gone", "blocked")
     assert rows(engine)[0]["status"] == "failed"
 
@@ -154,8 +156,19 @@ def test_expired_claim_is_taken_again_with_the_same_key(engine, messages_dir):
     run(engine, catalog, channel, now=later)
     assert [e.idempotency_key for e in channel.seen] == [claimed.idempotency_key]
     # The dead worker's late record changes nothing: the claim is no longer its own.
-    store.record([decide(claimed, SendResult(SendStatus.FAILED, "late"), now=later, max_attempts=3,
-                         rng=random.Random(1))], worker="dead", now=later)
+    store.record(
+        [
+            decide(
+                claimed,
+                SendResult(SendStatus.FAILED, "late"),
+                now=later,
+                max_attempts=3,
+                rng=random.Random(1),
+            )
+        ],
+        worker="dead",
+        now=later,
+    )
     assert rows(engine)[0]["status"] == "sent"
 
 
@@ -185,12 +198,21 @@ def claimed(attempts=0) -> Claimed:
 )
 def test_decide(result, attempts, status, gone):
     outcome = decide(claimed(attempts), result, now=NOW, max_attempts=3, rng=random.Random(1))
-    assert (outcome.status, outcome.subscriber_gone, outcome.attempts) == (status, gone, attempts + 1)
+    assert (outcome.status, outcome.subscriber_gone, outcome.attempts) == (
+        status,
+        gone,
+        attempts + 1,
+    )
 
 
 def test_retry_after_is_respected():
-    outcome = decide(claimed(), SendResult(SendStatus.RETRY, "429", retry_after_seconds=3600),
-                     now=NOW, max_attempts=3, rng=random.Random(1))
+    outcome = decide(
+        claimed(),
+        SendResult(SendStatus.RETRY, "429", retry_after_seconds=3600),
+        now=NOW,
+        max_attempts=3,
+        rng=random.Random(1),
+    )
     assert outcome.next_attempt_at >= NOW + timedelta(seconds=3600)
 
 

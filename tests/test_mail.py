@@ -46,7 +46,9 @@ def test_mail_parses_with_every_header():
 def test_message_id_is_the_same_on_a_resend():
     composer = MailComposer(SenderIdentity(mail_from="news@kizuna.example.org"))
     first = parse(composer.compose(envelope()).as_bytes())
-    later = parse(composer.compose(envelope(created_at=datetime(2026, 11, 23, tzinfo=UTC))).as_bytes())
+    later = parse(
+        composer.compose(envelope(created_at=datetime(2026, 11, 23, tzinfo=UTC))).as_bytes()
+    )
     assert first["Message-ID"] == later["Message-ID"]
 
 

@@ -56,19 +56,28 @@ def test_every_message_cites_its_sources(library):
 
 
 def test_partner_messages_in_pregnancy_and_the_first_months(library):
-    partner = {(m.track, m.at.unit, m.at.value) for m in library.messages if m.audience is Audience.PARTNER}
+    partner = {
+        (m.track, m.at.unit, m.at.value) for m in library.messages if m.audience is Audience.PARTNER
+    }
     assert any(track is Track.PREGNANCY for track, _, _ in partner)
-    assert any(track is Track.CHILD and unit is Unit.DAY and value < 90 for track, unit, value in partner)
+    assert any(
+        track is Track.CHILD and unit is Unit.DAY and value < 90 for track, unit, value in partner
+    )
 
 
 def test_loss_support_set_is_opt_in(library):
     assert {m.at.value for m in library.messages if m.track is Track.LOSS} >= {1, 7, 30}
     loss_day = date(2026, 11, 1)
     for opted_in, expected in ((False, None), (True, "loss-d7")):
-        stage = stage_of_child(today=loss_day + timedelta(days=7), due_date=date(2027, 3, 1),
-                               loss_date=loss_day, loss_support=opted_in)
-        choice = stage and library.choose(stage, audiences=AUDIENCES_BY_ROLE[Role.PARENT],
-                                          variant="ja", allow_unreviewed=True)
+        stage = stage_of_child(
+            today=loss_day + timedelta(days=7),
+            due_date=date(2027, 3, 1),
+            loss_date=loss_day,
+            loss_support=opted_in,
+        )
+        choice = stage and library.choose(
+            stage, audiences=AUDIENCES_BY_ROLE[Role.PARENT], variant="ja", allow_unreviewed=True
+        )
         assert (choice.message.id if choice else None) == expected
 
 
@@ -76,5 +85,9 @@ def test_a_child_gets_a_message_every_week_of_the_first_three_months(library):
     birth = date(2026, 1, 31)
     for day in range(7, 85, 7):
         stage = stage_of_child(today=birth + timedelta(days=day), birth_date=birth)
-        assert library.choose(stage, audiences=AUDIENCES_BY_ROLE[Role.PARENT], variant="ja-easy",
-                              allow_unreviewed=True), day
+        assert library.choose(
+            stage,
+            audiences=AUDIENCES_BY_ROLE[Role.PARENT],
+            variant="ja-easy",
+            allow_unreviewed=True,
+        ), day

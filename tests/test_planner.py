@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import NOW
+
 from kizuna import subscriptions
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Role
@@ -48,7 +48,11 @@ def test_planning_twice_adds_nothing(engine, messages_dir):
     assert (first.due, first.planned) == (1, 1)
     assert (second.due, second.planned) == (1, 0)
     [row] = deliveries(engine)
-    assert (row["message_id"], row["stage_label"], row["status"]) == ("pregnancy-12w0d", "妊娠12週0日", "planned")
+    assert (row["message_id"], row["stage_label"], row["status"]) == (
+        "pregnancy-12w0d",
+        "妊娠12週0日",
+        "planned",
+    )
 
 
 def test_joining_mid_pregnancy_starts_today_without_backlog(engine, messages_dir):
@@ -69,7 +73,10 @@ def test_three_followers_each_get_what_fits_their_role(engine, messages_dir):
     plan_day(store, catalog, D("2026-11-24"), OPTIONS, now=NOW)  # 12w3d: partners only
     plan_day(store, catalog, D("2026-11-28"), OPTIONS, now=NOW)  # 13w0d: unreviewed, nobody
     got = {(r["subscriber_id"], r["message_id"], r["variant"]) for r in deliveries(engine)}
-    assert got == {(1, "pregnancy-12w1d-birthing_parent", "ja"), (2, "pregnancy-12w3d-partner", "ja")}
+    assert got == {
+        (1, "pregnancy-12w1d-birthing_parent", "ja"),
+        (2, "pregnancy-12w3d-partner", "ja"),
+    }
 
 
 def test_everyone_message_reaches_every_follower_in_their_variant(engine, messages_dir):
@@ -77,7 +84,10 @@ def test_everyone_message_reaches_every_follower_in_their_variant(engine, messag
     parent = add(engine, line_id(1), due_date=DUE_12W0D)
     add(engine, line_id(2), variant="ja-easy", role=Role.GRANDPARENT, follow=parent.child_id)
     plan_day(SqlStore(engine), catalog, DAY, OPTIONS, now=NOW)
-    assert {(r["subscriber_id"], r["variant"]) for r in deliveries(engine)} == {(1, "ja"), (2, "ja-easy")}
+    assert {(r["subscriber_id"], r["variant"]) for r in deliveries(engine)} == {
+        (1, "ja"),
+        (2, "ja-easy"),
+    }
 
 
 def test_unreviewed_planned_only_when_allowed(engine, messages_dir):
@@ -91,8 +101,14 @@ def test_unreviewed_planned_only_when_allowed(engine, messages_dir):
 def test_twins_get_one_delivery_each(engine, messages_dir):
     catalog = load_catalog(messages_dir)
     done = add(engine, line_id(1), birth_date=D("2026-11-15"))  # d7 today
-    subscriptions.add_child(engine, subscriber_id=done.subscriber_id, due_date=None,
-                            birth_date=D("2026-11-15"), default_timezone="Asia/Tokyo", now=NOW)
+    subscriptions.add_child(
+        engine,
+        subscriber_id=done.subscriber_id,
+        due_date=None,
+        birth_date=D("2026-11-15"),
+        default_timezone="Asia/Tokyo",
+        now=NOW,
+    )
     assert plan_day(SqlStore(engine), catalog, DAY, OPTIONS, now=NOW).planned == 2
 
 
@@ -119,9 +135,13 @@ def test_due_at_is_the_local_hour_in_utc(timezone, hour, expected):
 def test_subscriber_hour_and_zone_win_over_defaults(messages_dir):
     catalog = load_catalog(messages_dir)
     row = FollowRow(1, 1, 1, "parent", "ja", "America/Sao_Paulo", 19, DUE_12W0D, None, None, False)
-    assert delivery_for(row, catalog, DAY, OPTIONS).due_at == datetime(2026, 11, 22, 22, 0, tzinfo=UTC)
+    assert delivery_for(row, catalog, DAY, OPTIONS).due_at == datetime(
+        2026, 11, 22, 22, 0, tzinfo=UTC
+    )
     default = replace(row, timezone=None, delivery_hour=None)
-    assert delivery_for(default, catalog, DAY, OPTIONS).due_at == datetime(2026, 11, 21, 23, 0, tzinfo=UTC)
+    assert delivery_for(default, catalog, DAY, OPTIONS).due_at == datetime(
+        2026, 11, 21, 23, 0, tzinfo=UTC
+    )
 
 
 def test_each_planned_delivery_has_its_own_key(engine, messages_dir):

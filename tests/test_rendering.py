@@ -34,8 +34,10 @@ def context(**fields) -> RenderContext:
     ("fields", "text"),
     [
         ({}, "お住まいの市区町村の案内を確認しましょう。"),
-        ({"municipality_name": "見本市", "local": local_info({"checkup_4m": "毎月第2火曜"})},
-         "見本市より：毎月第2火曜"),
+        (
+            {"municipality_name": "見本市", "local": local_info({"checkup_4m": "毎月第2火曜"})},
+            "見本市より：毎月第2火曜",
+        ),
     ],
 )
 def test_local_info_with_and_without_values(fields, text):
@@ -43,7 +45,10 @@ def test_local_info_with_and_without_values(fields, text):
 
 
 def test_text_and_html_forms():
-    body = "{% if nickname %}{{ nickname }}さん、{% endif %}{{ stage_label }}です。\n\n｜母子手帳《ぼしてちょう》"
+    body = (
+        "{% if nickname %}{{ nickname }}さん、{% endif %}{{ stage_label }}です。"
+        "\n\n｜母子手帳《ぼしてちょう》"
+    )
     rendered = Renderer().render(make(body), context(nickname="<b>x</b>"))
     assert rendered.text == "<b>x</b>さん、生後4か月です。\n\n母子手帳(ぼしてちょう)"
     assert rendered.title == "健診(けんしん)"

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-
 from conftest import NOW
+
 from kizuna import subscriptions
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Role
@@ -47,7 +47,9 @@ def subscribe(engine, request, **kw):
     ],
 )
 def test_every_bad_value_is_named(engine, fields, field, text):
-    request = SubscribeRequest(**{"channel": "line", "address": LINE, "due_date": D("2027-05-01"), **fields})
+    request = SubscribeRequest(
+        **{"channel": "line", "address": LINE, "due_date": D("2027-05-01"), **fields}
+    )
     with pytest.raises(SubscribeError) as raised:
         subscribe(engine, request)
     assert text in raised.value.problems[field]
@@ -69,34 +71,60 @@ def test_same_address_twice_is_refused(engine):
 
 
 def test_email_address_is_normalised(engine):
-    done = subscribe(engine, SubscribeRequest("email", "Parent@EXAMPLE.com", due_date=D("2027-05-01")))
+    done = subscribe(
+        engine, SubscribeRequest("email", "Parent@EXAMPLE.com", due_date=D("2027-05-01"))
+    )
     with engine.connect() as connection:
-        address = connection.execute(sa.select(Subscriber.address).where(Subscriber.id == done.subscriber_id)).scalar()
+        address = connection.execute(
+            sa.select(Subscriber.address).where(Subscriber.id == done.subscriber_id)
+        ).scalar()
     assert address == "Parent@example.com"
 
 
 def test_subscription_records_consent_and_a_shared_child(engine):
     with engine.begin() as connection:
-        connection.execute(sa.insert(Municipality.__table__).values(code="131016", name="千代田区", created_at=NOW))
-    done = subscribe(engine, SubscribeRequest("line", LINE, due_date=D("2027-05-01"), municipality_code="131016",
-                                              nickname=" さくら ", timezone="Europe/Berlin"))
+        connection.execute(
+            sa.insert(Municipality.__table__).values(code="131016", name="千代田区", created_at=NOW)
+        )
+    done = subscribe(
+        engine,
+        SubscribeRequest(
+            "line",
+            LINE,
+            due_date=D("2027-05-01"),
+            municipality_code="131016",
+            nickname=" さくら ",
+            timezone="Europe/Berlin",
+        ),
+    )
     with engine.connect() as connection:
         subscriber = connection.execute(sa.select(Subscriber.__table__)).one()._mapping
         follow = connection.execute(sa.select(Follow.__table__)).one()._mapping
         child = connection.execute(sa.select(Child.__table__)).one()._mapping
     assert subscriber["consent_at"] == NOW and subscriber["nickname"] == "さくら"
     assert subscriber["timezone"] == "Europe/Berlin"
-    assert (follow["role"], follow["may_report"], follow["child_id"]) == ("parent", True, done.child_id)
+    assert (follow["role"], follow["may_report"], follow["child_id"]) == (
+        "parent",
+        True,
+        done.child_id,
+    )
     assert (child["status"], child["due_date"]) == ("expected", D("2027-05-01"))
 
 
 def test_a_follower_gets_no_local_info_or_reporting_right_by_default(engine):
     parent = subscribe(engine, SubscribeRequest("line", LINE, due_date=D("2027-05-01")))
-    subscribe(engine, SubscribeRequest("email", "gran@example.com"), follow_child=parent.child_id,
-              role=Role.GRANDPARENT)
+    subscribe(
+        engine,
+        SubscribeRequest("email", "gran@example.com"),
+        follow_child=parent.child_id,
+        role=Role.GRANDPARENT,
+    )
     with engine.connect() as connection:
-        follows = connection.execute(sa.select(Follow.role, Follow.may_report, Follow.receives_local_info)
-                                     .order_by(Follow.id)).all()
+        follows = connection.execute(
+            sa.select(Follow.role, Follow.may_report, Follow.receives_local_info).order_by(
+                Follow.id
+            )
+        ).all()
     assert follows == [("parent", True, True), ("grandparent", False, False)]
 
 
@@ -119,8 +147,12 @@ def test_check_dates_bounds(due, birth, problems):
 def pregnancy_with_plans(engine, messages_dir):
     catalog = load_catalog(messages_dir)
     parent = subscribe(engine, SubscribeRequest("line", LINE, due_date=D("2027-06-06")))  # 12w0d
-    subscribe(engine, SubscribeRequest("email", "partner@example.com"), follow_child=parent.child_id,
-              role=Role.PARTNER)
+    subscribe(
+        engine,
+        SubscribeRequest("email", "partner@example.com"),
+        follow_child=parent.child_id,
+        role=Role.PARTNER,
+    )
     plan_day(SqlStore(engine), catalog, TODAY, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
     return parent
 
@@ -133,7 +165,9 @@ def statuses(engine):
 def test_birth_report_cancels_planned_pregnancy_deliveries(engine, messages_dir):
     parent = pregnancy_with_plans(engine, messages_dir)
     assert statuses(engine) == [("planned", None), ("planned", None)]
-    cancelled = subscriptions.report_birth(engine, child_id=parent.child_id, birth_date=D("2026-11-21"))
+    cancelled = subscriptions.report_birth(
+        engine, child_id=parent.child_id, birth_date=D("2026-11-21")
+    )
     assert cancelled == 2
     assert statuses(engine) == [("cancelled", "birth reported")] * 2
 
@@ -143,7 +177,9 @@ def test_loss_report_cancels_everything_for_every_follower(engine, messages_dir)
     assert subscriptions.report_loss(engine, child_id=parent.child_id, loss_date=TODAY) == 2
     assert statuses(engine) == [("cancelled", "loss reported")] * 2
     catalog = load_catalog(messages_dir)
-    later = plan_day(SqlStore(engine), catalog, D("2026-11-28"), PlanOptions(True, "Asia/Tokyo", 8), now=NOW)
+    later = plan_day(
+        SqlStore(engine), catalog, D("2026-11-28"), PlanOptions(True, "Asia/Tokyo", 8), now=NOW
+    )
     assert later.due == 0  # nothing about that child is planned again
 
 
