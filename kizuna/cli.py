@@ -222,4 +222,5 @@ def demo(
         for problem in error.problems:
             errors.print(f"[red]message[/red] {problem}", highlight=False)
         raise typer.Exit(2) from None
-    print_demo(result, console)
+    # The table is the demo's point: never squeeze it to 80 columns when output is piped.
+    print_demo(result, Console(width=max(console.width, 150)))

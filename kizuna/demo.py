@@ -46,6 +46,7 @@ def born_months_ago(months: int) -> Callable[[date, int], Dates]:
 @dataclass(frozen=True)
 class Sample:
     nickname: str
+    about: str
     channel: str
     variant: str
     dates: Callable[[date, int], Dates]
@@ -53,20 +54,24 @@ class Sample:
 
 
 SAMPLES = (
-    Sample("あおい", "line", "ja", pregnant(8 * 7)),
-    Sample("Maria", "email", "ja-easy", pregnant(13 * 7)),
-    Sample("ゆい", "line", "ja-easy", pregnant(25 * 7)),
-    Sample("さくら", "email", "ja", pregnant(36 * 7)),
-    Sample("はな", "line", "ja", born_days_ago(7)),
-    Sample("Linh", "line", "ja-easy", born_days_ago(70, weeks_early=8)),  # born at 32w0d
-    Sample("みお", "email", "ja", born_months_ago(3)),
-    Sample("Ana", "line", "ja-easy", born_months_ago(18)),
-    Sample("りん", "email", "ja", born_months_ago(36)),
-    Sample("Wei", "email", "ja-easy", born_months_ago(72)),
-    Sample("ひかり", "line", "ja", born_months_ago(17 * 12)),
-    Sample("そら", "line", "ja", born_months_ago(12), twins=True),
+    Sample("あおい", "early pregnancy", "line", "ja", pregnant(8 * 7)),
+    Sample("Maria", "pregnancy", "email", "ja-easy", pregnant(13 * 7)),
+    Sample("ゆい", "pregnancy", "line", "ja-easy", pregnant(25 * 7)),
+    Sample("さくら", "late pregnancy", "email", "ja", pregnant(36 * 7)),
+    Sample("はな", "newborn", "line", "ja", born_days_ago(7)),
+    Sample("Linh", "preterm, born 32w0d", "line", "ja-easy", born_days_ago(70, weeks_early=8)),
+    Sample("みお", "3 months", "email", "ja", born_months_ago(3)),
+    Sample("Ana", "1 year 6 months", "line", "ja-easy", born_months_ago(18)),
+    Sample("りん", "3 years", "email", "ja", born_months_ago(36)),
+    Sample("Wei", "6 years", "email", "ja-easy", born_months_ago(72)),
+    Sample("ひかり", "17 years", "line", "ja", born_months_ago(17 * 12)),
+    Sample("そら", "twins, 1 year", "line", "ja", born_months_ago(12), twins=True),
 )
-PARTNER = Sample("けんた", "line", "ja", pregnant(8 * 7))  # follows the first sample's pregnancy
+# A partner following the first sample's pregnancy (role partner, no local information).
+PARTNER = Sample("けんた", "partner of #1", "line", "ja", pregnant(8 * 7))
+
+
+ABOUT = {sample.nickname: sample.about for sample in (*SAMPLES, PARTNER)}
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,8 @@ def demo_rows(rt: Runtime, today: date) -> list[DemoRow]:
             suffix = "json" if channel == "line" else "eml"
             rows.append(
                 DemoRow(
-                    who=f"#{sid} {nickname}", channel=channel, stage=label or "—",
+                    who=f"#{sid} {nickname} ({ABOUT.get(nickname, '')})", channel=channel,
+                    stage=label or "—",
                     message_id=message_id or "— (no message today)",
                     variant=sent_variant or variant,
                     file=f"outbox/{channel}/{did}.{suffix}" if did else "—",
@@ -191,7 +197,7 @@ def demo_rows(rt: Runtime, today: date) -> list[DemoRow]:
 
 
 def print_demo(result: DemoResult, console: Console) -> None:
-    table = Table(title=f"Kizuna demo — {result.today} (local date)")
+    table = Table(title=f"Kizuna demo — {result.today} (local date)", expand=False)
     for column in ("who", "stage", "message", "variant", "channel", "file written"):
         table.add_column(column)
     for row in result.rows:

@@ -13,6 +13,7 @@ ensure_venv() {
   if [ ! -x "$VENV/bin/python" ]; then
     "$python" -m venv "$VENV"
   fi
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT$1"
+  # -qq: errors only (a machine's pip configuration may warn about every package).
+  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install -qq --disable-pip-version-check -e "$ROOT$1"
 }
