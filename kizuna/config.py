@@ -46,8 +46,16 @@ class Settings(BaseSettings):
     email_backend: Backend = Backend.OUTBOX
     mail_from: str = "Kizuna <noreply@kizuna.invalid>"
     dispatch_batch_size: int = Field(default=500, ge=1)
+    dispatch_concurrency: int = Field(default=16, ge=1)
     claim_seconds: int = Field(default=300, ge=10)
     max_attempts: int = Field(default=8, ge=1)
+    # The service (`kizuna serve`, `kizuna worker`).
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    dispatch_interval_seconds: int = Field(default=60, ge=1)
+    stale_after_days: int = Field(default=2, ge=0)  # later than this: skipped, never a flood
+    max_consecutive_failures: int = Field(default=5, ge=1)  # then the subscriber is paused
+    locales_dir: Path = Field(default_factory=lambda: bundled_dir("locales"))
 
     @field_validator("timezone")
     @classmethod

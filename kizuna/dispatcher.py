@@ -47,6 +47,7 @@ class Outcome:
     subscriber_id: int
     status: DeliveryStatus
     attempts: int
+    channel: str = ""
     next_attempt_at: datetime | None = None
     error: str | None = None
     skip_reason: str | None = None
@@ -100,7 +101,11 @@ def decide(
 ) -> Outcome:
     """Turn a channel's answer into what is recorded: the dispatcher alone decides this."""
     attempts = claimed.attempts + 1
-    base = {"delivery_id": claimed.delivery_id, "subscriber_id": claimed.subscriber_id}
+    base = {
+        "delivery_id": claimed.delivery_id,
+        "subscriber_id": claimed.subscriber_id,
+        "channel": claimed.channel,
+    }
     if result.status is SendStatus.SENT:
         return Outcome(**base, status=DeliveryStatus.SENT, attempts=attempts)
     if result.status is SendStatus.GONE:
@@ -165,6 +170,7 @@ class Dispatcher:
             return Outcome(
                 delivery_id=claimed.delivery_id, subscriber_id=claimed.subscriber_id,
                 status=DeliveryStatus.SKIPPED, attempts=claimed.attempts, skip_reason=skip,
+                channel=claimed.channel,
             )  # fmt: skip
         message = self._message(claimed)
         channel = self._channels.get(ChannelName(claimed.channel))

@@ -1,0 +1,1 @@
+"""The web app of `kizuna serve` (FastAPI): health, metrics, and the pages parents and staff use."""

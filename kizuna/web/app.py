@@ -1,0 +1,17 @@
+"""Building the FastAPI app: every router registered here, explicitly."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kizuna.runtime import Runtime
+from kizuna.web import health
+
+
+def create_app(runtime: Runtime, *, status: health.ServiceStatus | None = None) -> FastAPI:
+    """The app for one runtime; `status` is shared with the scheduler when one runs."""
+    app = FastAPI(title="Kizuna", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.state.status = status or health.ServiceStatus()
+    app.include_router(health.router)
+    return app
