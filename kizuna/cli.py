@@ -14,11 +14,18 @@ from rich.console import Console
 
 from kizuna import subscriptions
 from kizuna.cli_messages import messages_app
-from kizuna.config import Settings
+from kizuna.config import ConfigurationError, Settings
 from kizuna.content import CatalogError
 from kizuna.core.stage import Stage, stage_of_child
 from kizuna.db import create_engine, upgrade
-from kizuna.runtime import Runtime, dispatch_day, open_runtime, plan, plan_dry_run
+from kizuna.runtime import (
+    Runtime,
+    build_channels,
+    dispatch_day,
+    open_runtime,
+    plan,
+    plan_dry_run,
+)
 
 app = typer.Typer(
     help="Kizuna: staged parenting messages over LINE and email.", no_args_is_help=True
@@ -161,6 +168,11 @@ def send(
         for message_id, count in sorted(summary.by_message.items()):
             console.print(f"  {message_id}: {count}")
         return
+    try:
+        build_channels(rt.settings)  # refuse before planning, not halfway through sending
+    except ConfigurationError as error:
+        errors.print(f"[red]configuration[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
     planned = plan(rt, on_date, now=now)
     sent = asyncio.run(dispatch_day(rt, on_date, now=now))
     counts = ", ".join(f"{status} {count}" for status, count in sorted(sent.counts.items()))

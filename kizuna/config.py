@@ -24,6 +24,12 @@ class Backend(StrEnum):
     """What carries a channel's deliveries at run time."""
 
     OUTBOX = "outbox"  # files in KIZUNA_OUTBOX_DIR, for demos, staging and audits
+    API = "api"  # LINE's Messaging API
+    SMTP = "smtp"  # an SMTP relay
+
+
+class ConfigurationError(ValueError):
+    """The settings cannot run what was asked; the text says which variable to set."""
 
 
 class Settings(BaseSettings):
@@ -42,8 +48,10 @@ class Settings(BaseSettings):
     # A variant falls back only where configured: "ja-easy=ja" lets ja-easy readers get the
     # ja text of a message that has no ja-easy version (the fallback is recorded).
     variant_fallbacks: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
-    line_backend: Backend = Backend.OUTBOX
-    email_backend: Backend = Backend.OUTBOX
+    # None: the real backend when its credentials are configured. The outbox is used only
+    # when chosen here, never as a silent fallback for missing credentials.
+    line_backend: Backend | None = None
+    email_backend: Backend | None = None
     mail_from: str = "Kizuna <noreply@kizuna.invalid>"
     dispatch_batch_size: int = Field(default=500, ge=1)
     dispatch_concurrency: int = Field(default=16, ge=1)

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kizuna import subscriptions
-from kizuna.config import Settings
+from kizuna.config import Backend, Settings
 from kizuna.core.catalog import Catalog, Role
 from kizuna.core.stage import PREGNANCY_DAYS, add_months
 from kizuna.models import Delivery, Subscriber
@@ -109,6 +109,8 @@ def demo_settings(directory: Path, timezone: str) -> Settings:
         database_url=f"sqlite:///{directory / 'kizuna.db'}",
         outbox_dir=directory / "outbox",
         allow_unreviewed=True,  # the starter library is unreviewed: allowed here, and said so
+        line_backend=Backend.OUTBOX,
+        email_backend=Backend.OUTBOX,
         secret_key=secrets.token_urlsafe(32),
         timezone=timezone,
     )

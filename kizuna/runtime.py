@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from kizuna.channels.base import Channels
 from kizuna.channels.outbox import EmailOutbox, LineOutbox
-from kizuna.config import Backend, Settings
+from kizuna.config import Backend, ConfigurationError, Settings
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Catalog
 from kizuna.db import create_engine, upgrade
@@ -39,14 +39,42 @@ def open_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, engine=engine, catalog=catalog)
 
 
+def line_backend(settings: Settings) -> Backend:
+    """The backend for LINE deliveries; refuses to guess when nothing is configured."""
+    if settings.line_backend is not None:
+        return settings.line_backend
+    raise ConfigurationError(
+        "LINE is not configured: set KIZUNA_LINE_BACKEND=outbox to write LINE deliveries "
+        "to KIZUNA_OUTBOX_DIR instead of sending them"
+    )
+
+
+def email_backend(settings: Settings) -> Backend:
+    """The backend for email deliveries; refuses to guess when nothing is configured."""
+    if settings.email_backend is not None:
+        return settings.email_backend
+    raise ConfigurationError(
+        "email is not configured: set KIZUNA_EMAIL_BACKEND=outbox to write mails "
+        "to KIZUNA_OUTBOX_DIR instead of sending them"
+    )
+
+
 def build_channels(settings: Settings) -> Channels:
-    """Register one backend per channel, as configured: only those, explicitly."""
+    """Register one backend per channel, as configured: only those, explicitly.
+
+    Raises ConfigurationError before anything is sent when a channel has no backend.
+    """
     channels = Channels()
-    if settings.line_backend is Backend.OUTBOX:
+    line, email = line_backend(settings), email_backend(settings)
+    if line is Backend.OUTBOX:
         channels.register(LineOutbox(settings.outbox_dir))
-    if settings.email_backend is Backend.OUTBOX:
-        composer = MailComposer(SenderIdentity(mail_from=settings.mail_from))
+    else:
+        raise ConfigurationError(f"KIZUNA_LINE_BACKEND={line} is not available yet")
+    composer = MailComposer(SenderIdentity(mail_from=settings.mail_from))
+    if email is Backend.OUTBOX:
         channels.register(EmailOutbox(settings.outbox_dir, composer))
+    else:
+        raise ConfigurationError(f"KIZUNA_EMAIL_BACKEND={email} is not available yet")
     return channels
 
 

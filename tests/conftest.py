@@ -80,6 +80,8 @@ def settings(tmp_path: Path, messages_dir: Path) -> Settings:
         messages_dir=messages_dir,
         timezone="Asia/Tokyo",
         secret_key="test-secret",
+        line_backend="outbox",
+        email_backend="outbox",
     )
 
 

@@ -20,6 +20,8 @@ def env(settings):
         "KIZUNA_OUTBOX_DIR": str(settings.outbox_dir),
         "KIZUNA_MESSAGES_DIR": str(settings.messages_dir),
         "KIZUNA_TIMEZONE": "Asia/Tokyo",
+        "KIZUNA_LINE_BACKEND": "outbox",
+        "KIZUNA_EMAIL_BACKEND": "outbox",
     }
 
 
@@ -196,3 +198,14 @@ def test_validate_reports_problems_with_file_and_line(env, messages_dir):
 def test_db_upgrade(env):
     result = invoke(env, "db", "upgrade")
     assert result.exit_code == 0 and "up to date" in result.output
+
+
+def test_send_refuses_without_a_chosen_backend(env):
+    bare = {k: v for k, v in env.items() if not k.endswith("_BACKEND")}
+    invoke(bare, "subscribe", "--channel", "line", "--address", "U" + "a" * 32,
+           "--birth-date", "2026-11-01")  # fmt: skip
+    result = invoke(bare, "send", "--date", "2026-11-08")
+    assert result.exit_code == 2
+    assert "KIZUNA_LINE_BACKEND=outbox" in result.output
+    dry = invoke(env, "send", "--date", "2026-11-08", "--dry-run")
+    assert "1 would be planned" in dry.output  # nothing was planned by the refused run
