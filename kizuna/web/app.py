@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from kizuna.channels.base import Channels
 from kizuna.runtime import Runtime
 from kizuna.web import health
 
 
-def create_app(runtime: Runtime, *, status: health.ServiceStatus | None = None) -> FastAPI:
-    """The app for one runtime; `status` is shared with the scheduler when one runs."""
+def create_app(
+    runtime: Runtime,
+    *,
+    channels: Channels | None = None,
+    status: health.ServiceStatus | None = None,
+) -> FastAPI:
+    """The app for one runtime.
+
+    `channels` carries mail the pages send at once (confirmations); `status` is shared with
+    the scheduler when one runs in the same process.
+    """
     app = FastAPI(title="Kizuna", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    app.state.channels = channels or Channels()
     app.state.status = status or health.ServiceStatus()
     app.include_router(health.router)
     return app
