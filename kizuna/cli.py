@@ -182,6 +182,32 @@ def send(
     )
 
 
+@app.command()
+def serve() -> None:
+    """Run the web app and the scheduler (planning and dispatching) until stopped."""
+    from kizuna.server import serve as run_serve
+
+    rt = runtime(load_settings())
+    try:
+        run_serve(rt)
+    except ConfigurationError as error:
+        errors.print(f"[red]configuration[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def worker() -> None:
+    """Dispatch due deliveries alongside other workers (PostgreSQL) until stopped."""
+    from kizuna.server import run_worker
+
+    rt = runtime(load_settings())
+    try:
+        run_worker(rt)
+    except ConfigurationError as error:
+        errors.print(f"[red]configuration[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
 @children_app.command("birth")
 def child_birth(
     child_id: int,

@@ -63,7 +63,21 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: int = Field(default=60, ge=1)
     stale_after_days: int = Field(default=2, ge=0)  # later than this: skipped, never a flood
     max_consecutive_failures: int = Field(default=5, ge=1)  # then the subscriber is paused
+    email_max_bounces: int = Field(default=3, ge=1)  # hard bounces in a row: then gone
     locales_dir: Path = Field(default_factory=lambda: bundled_dir("locales"))
+    # Email over SMTP: chosen by KIZUNA_EMAIL_BACKEND=smtp, or by setting KIZUNA_SMTP_HOST.
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 25, 587 or 465 by TLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_pool_size: int = Field(default=4, ge=1, le=64)  # connections kept open and reused
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)  # for one whole message
+    # Who sends the mail: Japan's 特定電子メール法 asks for these in every message.
+    sender_name: str = "Kizuna"
+    sender_postal_address: str = ""
+    sender_contact: str = ""  # where enquiries go: an email address, a phone number or a URL
+    unsubscribe_mailto: str | None = None  # the List-Unsubscribe mailbox; None: KIZUNA_MAIL_FROM
 
     @field_validator("timezone")
     @classmethod

@@ -37,6 +37,7 @@ class Claimed:
     nickname: str
     municipality_name: str
     receives_local_info: bool
+    consecutive_failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Outcome:
     error: str | None = None
     skip_reason: str | None = None
     subscriber_gone: bool = False
+    subscriber_paused: bool = False
 
 
 class DispatchStore(Protocol):
@@ -69,6 +71,8 @@ class DispatchStore(Protocol):
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
 
+    def skip_stale(self, *, due_before: datetime, reason: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchOptions:
@@ -78,6 +82,9 @@ class DispatchOptions:
     concurrency: int = 16
     claim_seconds: int = 300
     max_attempts: int = 8
+    max_consecutive_failures: int = 5  # then the subscriber is paused
+    max_bounces: int = 3  # hard bounces in a row before an email subscriber is gone
+    stale_after: timedelta | None = None  # scheduled runs skip deliveries later than this
 
 
 @dataclass
@@ -97,31 +104,36 @@ def retry_delay(attempts: int, rng: random.Random) -> timedelta:
 
 
 def decide(
-    claimed: Claimed, result: SendResult, *, now: datetime, max_attempts: int, rng: random.Random
-) -> Outcome:
+    claimed: Claimed, result: SendResult, *, now: datetime, options: DispatchOptions,
+    rng: random.Random,
+) -> Outcome:  # fmt: skip
     """Turn a channel's answer into what is recorded: the dispatcher alone decides this."""
     attempts = claimed.attempts + 1
     base = {
         "delivery_id": claimed.delivery_id,
         "subscriber_id": claimed.subscriber_id,
         "channel": claimed.channel,
+        "attempts": attempts,
     }
     if result.status is SendStatus.SENT:
-        return Outcome(**base, status=DeliveryStatus.SENT, attempts=attempts)
-    if result.status is SendStatus.GONE:
-        return Outcome(
-            **base, status=DeliveryStatus.FAILED, attempts=attempts,
-            error=result.detail or "recipient gone", subscriber_gone=True,
-        )  # fmt: skip
-    if result.status is SendStatus.RETRY and attempts < max_attempts:
+        return Outcome(**base, status=DeliveryStatus.SENT)
+    if result.status is SendStatus.RETRY and attempts < options.max_attempts:
         delay = retry_delay(attempts, rng)
         if result.retry_after_seconds is not None:
             delay = max(delay, timedelta(seconds=result.retry_after_seconds))
         return Outcome(
-            **base, status=DeliveryStatus.PLANNED, attempts=attempts,
-            next_attempt_at=now + delay, error=result.detail,
-        )  # fmt: skip
-    return Outcome(**base, status=DeliveryStatus.FAILED, attempts=attempts, error=result.detail)
+            **base, status=DeliveryStatus.PLANNED, next_attempt_at=now + delay, error=result.detail
+        )
+    failures = claimed.consecutive_failures + 1
+    gone = result.status is SendStatus.GONE
+    if gone and claimed.channel == ChannelName.EMAIL:
+        # One hard bounce can be a full mailbox or a relay's mistake; a run of them is not.
+        gone = failures >= options.max_bounces
+    return Outcome(
+        **base, status=DeliveryStatus.FAILED, error=result.detail or str(result.status),
+        subscriber_gone=gone,
+        subscriber_paused=not gone and failures >= options.max_consecutive_failures,
+    )  # fmt: skip
 
 
 class Dispatcher:
@@ -143,22 +155,41 @@ class Dispatcher:
         self._options = options
         self._renderer = renderer or Renderer()
         self._rng = rng or random.Random()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Claim nothing more; the batch in flight is finished and recorded."""
+        self._stopping = True
 
     async def run(
         self, *, now: datetime, through_local_date: date | None = None
     ) -> DispatchSummary:
-        """Dispatch until nothing due is left; each delivery is claimed by one worker at a time."""
+        """Dispatch until nothing due is left; each delivery is claimed by one worker at a time.
+
+        Storage calls run in a thread so that a web app sharing the event loop stays responsive.
+        """
         summary = DispatchSummary()
-        limit = asyncio.Semaphore(self._options.concurrency)
-        while batch := self._store.claim(
-            now=now,
-            through_local_date=through_local_date,
-            limit=self._options.batch_size,
-            worker=self._options.worker,
-            until=now + timedelta(seconds=self._options.claim_seconds),
-        ):
-            outcomes = await asyncio.gather(*(self._send_one(c, now, limit) for c in batch))
-            self._store.record(list(outcomes), worker=self._options.worker, now=now)
+        options = self._options
+        if options.stale_after is not None:
+            reason = f"more than {options.stale_after.days} days late"
+            skipped = await asyncio.to_thread(
+                self._store.skip_stale, due_before=now - options.stale_after, reason=reason
+            )
+            summary.counts[DeliveryStatus.SKIPPED] += skipped
+        limit = asyncio.Semaphore(options.concurrency)
+        while not self._stopping:
+            batch = await asyncio.to_thread(
+                self._store.claim,
+                now=now,
+                through_local_date=through_local_date,
+                limit=options.batch_size,
+                worker=options.worker,
+                until=now + timedelta(seconds=options.claim_seconds),
+            )
+            if not batch:
+                break
+            outcomes = list(await asyncio.gather(*(self._send_one(c, now, limit) for c in batch)))
+            await asyncio.to_thread(self._store.record, outcomes, worker=options.worker, now=now)
             for outcome in outcomes:
                 summary.counts[outcome.status] += 1
                 summary.outcomes.append(outcome)
@@ -184,9 +215,7 @@ class Dispatcher:
             else:
                 async with limit:
                     result = await channel.send(envelope)
-        return decide(
-            claimed, result, now=now, max_attempts=self._options.max_attempts, rng=self._rng
-        )
+        return decide(claimed, result, now=now, options=self._options, rng=self._rng)
 
     def _message(self, claimed: Claimed) -> Message:
         return self._catalog.variants_of(claimed.message_id)[claimed.variant]

@@ -28,6 +28,7 @@ class FollowRow:
     birth_date: date | None
     loss_date: date | None
     loss_support: bool
+    since: datetime | None = None  # when the subscriber began following the child
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +45,21 @@ class NewDelivery:
     idempotency_key: str
 
 
+@dataclass(frozen=True, slots=True)
+class PlanScope:
+    """Which follows a planning run covers: all, one time zone's, or one child's."""
+
+    default_timezone: str
+    timezone: str | None = None  # only subscribers whose effective time zone is this
+    child_id: int | None = None  # only this child's followers (after a date change)
+
+
 class PlanStore(Protocol):
     """The storage planning needs; `kizuna.store.SqlStore` provides it."""
 
-    def follows_to_plan(self, *, after_id: int, limit: int) -> list[FollowRow]: ...
+    def follows_to_plan(self, *, after_id: int, limit: int, scope: PlanScope) -> list[FollowRow]:
+        """Active follows with id > after_id, in id order."""
+        ...
 
     def add_deliveries(self, deliveries: list[NewDelivery], *, now: datetime) -> int:
         """Insert, ignoring any that exist already; returns how many were new."""
@@ -93,6 +105,9 @@ def delivery_for(
     )
     if stage is None:
         return None
+    timezone = row.timezone or options.default_timezone
+    if row.since is not None and local_date < row.since.astimezone(zone(timezone)).date():
+        return None  # a follower starts with the day they joined: no backlog
     choice = catalog.choose(
         stage,
         audiences=AUDIENCES_BY_ROLE[Role(row.role)],
@@ -111,18 +126,25 @@ def delivery_for(
         fallback_from=choice.fallback_from,
         stage_label=stage.label,
         local_date=local_date,
-        due_at=due_at(local_date, hour, row.timezone or options.default_timezone),
+        due_at=due_at(local_date, hour, timezone),
         idempotency_key=str(uuid.uuid4()),
     )
 
 
 def plan_day(
-    store: PlanStore, catalog: Catalog, local_date: date, options: PlanOptions, *, now: datetime
+    store: PlanStore,
+    catalog: Catalog,
+    local_date: date,
+    options: PlanOptions,
+    *,
+    now: datetime,
+    scope: PlanScope | None = None,
 ) -> PlanSummary:
-    """Plan `local_date` for every active follower, in batches; running it again adds nothing."""
+    """Plan `local_date` for every active follower in scope, in batches; again adds nothing."""
+    scope = scope or PlanScope(default_timezone=options.default_timezone)
     summary = PlanSummary()
     after_id = 0
-    while rows := store.follows_to_plan(after_id=after_id, limit=options.batch_size):
+    while rows := store.follows_to_plan(after_id=after_id, limit=options.batch_size, scope=scope):
         after_id = rows[-1].follow_id
         batch = [d for row in rows if (d := delivery_for(row, catalog, local_date, options))]
         summary.followers += len(rows)

@@ -91,8 +91,11 @@ def dispatch_options(settings: Settings) -> DispatchOptions:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         allow_unreviewed=settings.allow_unreviewed,
         batch_size=settings.dispatch_batch_size,
+        concurrency=settings.dispatch_concurrency,
         claim_seconds=settings.claim_seconds,
         max_attempts=settings.max_attempts,
+        max_consecutive_failures=settings.max_consecutive_failures,
+        max_bounces=settings.email_max_bounces,
     )
 
 

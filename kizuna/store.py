@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from kizuna.core.status import DeliveryStatus, SubscriberStatus
 from kizuna.dispatcher import Claimed, Outcome
 from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber
-from kizuna.planner import FollowRow, NewDelivery
+from kizuna.planner import FollowRow, NewDelivery, PlanScope
 
 DELIVERY = Delivery.__table__
 SUBSCRIBER = Subscriber.__table__
@@ -47,22 +47,41 @@ class SqlStore:
 
     # -- planning ---------------------------------------------------------------------------
 
-    def follows_to_plan(self, *, after_id: int, limit: int) -> list[FollowRow]:
+    def follows_to_plan(self, *, after_id: int, limit: int, scope: PlanScope) -> list[FollowRow]:
         s, c, f, m = SUBSCRIBER.c, CHILD.c, FOLLOW.c, MUNICIPALITY.c
+        zone = sa.func.coalesce(s.timezone, m.timezone)
         query = (
             sa.select(
                 f.id, f.subscriber_id, f.child_id, f.role, s.variant,
-                sa.func.coalesce(s.timezone, m.timezone),
+                zone,
                 sa.func.coalesce(s.delivery_hour, m.delivery_hour),
-                c.due_date, c.birth_date, c.loss_date, f.loss_support,
+                c.due_date, c.birth_date, c.loss_date, f.loss_support, f.since,
             )
             .select_from(FOLLOW.join(SUBSCRIBER).join(CHILD).outerjoin(MUNICIPALITY))
             .where(f.id > after_id, s.status == SubscriberStatus.ACTIVE)
             .order_by(f.id)
             .limit(limit)
         )  # fmt: skip
+        if scope.timezone is not None:
+            query = query.where(sa.func.coalesce(zone, scope.default_timezone) == scope.timezone)
+        if scope.child_id is not None:
+            query = query.where(f.child_id == scope.child_id)
         with self._tx() as connection:
             return [FollowRow(*row) for row in connection.execute(query)]
+
+    def timezones(self, *, default: str) -> list[str]:
+        """The effective time zones of active subscribers (theirs, their municipality's, else
+        the deployment's)."""
+        s, m = SUBSCRIBER.c, MUNICIPALITY.c
+        zone = sa.func.coalesce(s.timezone, m.timezone, default)
+        query = (
+            sa.select(zone)
+            .select_from(SUBSCRIBER.outerjoin(MUNICIPALITY))
+            .where(s.status == SubscriberStatus.ACTIVE)
+            .distinct()
+        )
+        with self._tx() as connection:
+            return sorted(row[0] for row in connection.execute(query))
 
     def add_deliveries(self, deliveries: list[NewDelivery], *, now: datetime) -> int:
         rows = [
@@ -143,11 +162,27 @@ class SqlStore:
                         .where(s.id == outcome.subscriber_id)
                         .values(consecutive_failures=failures)
                     )
-                if outcome.subscriber_gone:
+                stopped = (
+                    SubscriberStatus.GONE if outcome.subscriber_gone
+                    else SubscriberStatus.PAUSED if outcome.subscriber_paused
+                    else None
+                )  # fmt: skip
+                if stopped is not None:
                     set_subscriber_status(
-                        connection, outcome.subscriber_id, SubscriberStatus.GONE,
-                        reason=outcome.error or "gone", now=now,
+                        connection, outcome.subscriber_id, stopped,
+                        reason=outcome.error or str(stopped), now=now,
                     )  # fmt: skip
+
+    def skip_stale(self, *, due_before: datetime, reason: str) -> int:
+        """Skip what is too late to send: after downtime, catch up without a flood."""
+        d = DELIVERY.c
+        statement = (
+            DELIVERY.update()
+            .where(d.status == DeliveryStatus.PLANNED, d.due_at < due_before)
+            .values(status=DeliveryStatus.SKIPPED, skip_reason=reason)
+        )
+        with self._tx() as connection:
+            return connection.execute(statement).rowcount
 
 
 NEW_DELIVERY_FIELDS = tuple(f.name for f in fields(NewDelivery))
@@ -164,6 +199,7 @@ def _claimed_query(ids: list[int]) -> sa.Select:
             d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
             d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
             sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
+            s.consecutive_failures,
         )
         .select_from(
             DELIVERY.join(SUBSCRIBER)

@@ -252,6 +252,15 @@ def report_birth(
         )
 
 
+def correct_due_date(engine: sa.Engine, *, child_id: int, due_date: date) -> int:
+    """A corrected due date re-times the pregnancy: what was planned from the old date is
+    cancelled (the caller plans again); a message already sent is never sent again, because
+    a delivery is unique per follower, child and message."""
+    with engine.begin() as connection:
+        _update_child(connection, child_id, {"due_date": due_date})
+        return cancel_planned(connection, child_id=child_id, reason="due date corrected")
+
+
 def report_loss(engine: sa.Engine, *, child_id: int, loss_date: date) -> int:
     """Stop every message about a child for every follower, queued ones included."""
     with engine.begin() as connection:

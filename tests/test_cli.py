@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -11,6 +12,10 @@ from typer.testing import CliRunner
 from kizuna.cli import app
 
 runner = CliRunner()
+# Subscribing records the real time, and a follower gets nothing from before they joined, so
+# the send tests use a child who is 7 days old today (Tokyo): the d7 message is due today.
+TODAY = datetime.now(ZoneInfo("Asia/Tokyo")).date()
+BORN = (TODAY - timedelta(days=7)).isoformat()
 
 
 @pytest.fixture
@@ -79,7 +84,6 @@ def test_stage_needs_a_date(env):
 
 
 def test_subscribe_and_send_twice(env, settings):
-    today = date.today().isoformat()
     ok = invoke(
         env,
         "subscribe",
@@ -88,19 +92,18 @@ def test_subscribe_and_send_twice(env, settings):
         "--address",
         "U" + "a" * 32,
         "--birth-date",
-        "2026-11-01",
+        BORN,
         "--nickname",
         "さくら",
     )
     assert ok.exit_code == 0, ok.output
     assert "subscriber 1 follows child 1" in ok.output
-    first = invoke(env, "send", "--date", "2026-11-08")  # d7
+    first = invoke(env, "send", "--date", TODAY.isoformat())  # d7
     assert first.exit_code == 0, first.output
     assert "1 newly planned" in first.output and "sent 1" in first.output
-    again = invoke(env, "send", "--date", "2026-11-08")
+    again = invoke(env, "send", "--date", TODAY.isoformat())
     assert "0 newly planned" in again.output and "nothing due" in again.output
     assert len(list((settings.outbox_dir / "line").glob("*.json"))) == 1
-    assert today  # the command ran on an explicit date, not on the clock
 
 
 def test_dry_run_writes_nothing(env, settings):
@@ -112,12 +115,12 @@ def test_dry_run_writes_nothing(env, settings):
         "--address",
         "U" + "a" * 32,
         "--birth-date",
-        "2026-11-01",
+        BORN,
     )
-    dry = invoke(env, "send", "--date", "2026-11-08", "--dry-run")
+    dry = invoke(env, "send", "--date", TODAY.isoformat(), "--dry-run")
     assert "1 would be planned" in dry.output and "child-d7: 1" in dry.output
     assert not (settings.outbox_dir / "line").exists()
-    real = invoke(env, "send", "--date", "2026-11-08")
+    real = invoke(env, "send", "--date", TODAY.isoformat())
     assert "1 newly planned" in real.output
 
 
@@ -158,14 +161,14 @@ def test_bad_date_format_is_refused(env):
 
 
 def test_bad_configuration_is_explained(env):
-    result = invoke({**env, "KIZUNA_TIMEZONE": "Nowhere/Town"}, "send", "--date", "2026-11-08")
+    result = invoke({**env, "KIZUNA_TIMEZONE": "Nowhere/Town"}, "send", "--date", TODAY.isoformat())
     assert result.exit_code == 2
     assert "KIZUNA_TIMEZONE" in result.output and "unknown time zone" in result.output
 
 
 def test_broken_catalog_stops_before_sending(env, messages_dir):
     (messages_dir / "pregnancy" / "12w0d.ja.md").write_text("broken\n", encoding="utf-8")
-    result = invoke(env, "send", "--date", "2026-11-08")
+    result = invoke(env, "send", "--date", TODAY.isoformat())
     assert result.exit_code == 2
     assert "pregnancy/12w0d.ja.md:1" in result.output
 
@@ -203,9 +206,9 @@ def test_db_upgrade(env):
 def test_send_refuses_without_a_chosen_backend(env):
     bare = {k: v for k, v in env.items() if not k.endswith("_BACKEND")}
     invoke(bare, "subscribe", "--channel", "line", "--address", "U" + "a" * 32,
-           "--birth-date", "2026-11-01")  # fmt: skip
-    result = invoke(bare, "send", "--date", "2026-11-08")
+           "--birth-date", BORN)  # fmt: skip
+    result = invoke(bare, "send", "--date", TODAY.isoformat())
     assert result.exit_code == 2
     assert "KIZUNA_LINE_BACKEND=outbox" in result.output
-    dry = invoke(env, "send", "--date", "2026-11-08", "--dry-run")
+    dry = invoke(env, "send", "--date", TODAY.isoformat(), "--dry-run")
     assert "1 would be planned" in dry.output  # nothing was planned by the refused run

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import ClassVar
 
@@ -17,14 +18,17 @@ from kizuna.channels.base import Channels, Envelope, SendResult
 from kizuna.channels.outbox import LineOutbox
 from kizuna.content import load_catalog
 from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus
-from kizuna.dispatcher import Claimed, Dispatcher, DispatchOptions, decide, retry_delay
+from kizuna.dispatcher import Claimed, Dispatcher, DispatchOptions, decide
 from kizuna.models import Delivery, Subscriber
 from kizuna.planner import PlanOptions, plan_day
 from kizuna.store import SqlStore
 
 DAY = date(2026, 11, 22)
 DUE_12W0D = date(2027, 6, 6)
-OPTIONS = DispatchOptions(worker="test", allow_unreviewed=False, batch_size=2, max_attempts=3)
+OPTIONS = DispatchOptions(
+    worker="test", allow_unreviewed=False, batch_size=2, max_attempts=3,
+    max_consecutive_failures=2, max_bounces=2,
+)  # fmt: skip
 
 
 class Scripted:
@@ -156,19 +160,9 @@ def test_expired_claim_is_taken_again_with_the_same_key(engine, messages_dir):
     run(engine, catalog, channel, now=later)
     assert [e.idempotency_key for e in channel.seen] == [claimed.idempotency_key]
     # The dead worker's late record changes nothing: the claim is no longer its own.
-    store.record(
-        [
-            decide(
-                claimed,
-                SendResult(SendStatus.FAILED, "late"),
-                now=later,
-                max_attempts=3,
-                rng=random.Random(1),
-            )
-        ],
-        worker="dead",
-        now=later,
-    )
+    late = decide(claimed, SendResult(SendStatus.FAILED, "late"), now=later, options=OPTIONS,
+                  rng=random.Random(1))  # fmt: skip
+    store.record([late], worker="dead", now=later)
     assert rows(engine)[0]["status"] == "sent"
 
 
@@ -182,42 +176,119 @@ def test_scheduled_dispatch_waits_for_the_delivery_hour(engine, messages_dir):
     assert len(channel.seen) == 1
 
 
-def claimed(attempts=0) -> Claimed:
-    return Claimed(1, 1, "k", "m", "ja", "", attempts, "line", "U", "active", "", "", True)
+def claimed(attempts=0, channel="line", failures=0) -> Claimed:
+    return Claimed(
+        1, 1, "k", "m", "ja", "", attempts, channel, "a", "active", "", "", True, failures
+    )
 
 
 @pytest.mark.parametrize(
-    ("result", "attempts", "status", "gone"),
+    ("result", "attempts", "channel", "failures", "status", "gone", "paused"),
     [
-        (SendResult(SendStatus.SENT), 0, DeliveryStatus.SENT, False),
-        (SendResult(SendStatus.RETRY, "429"), 0, DeliveryStatus.PLANNED, False),
-        (SendResult(SendStatus.RETRY, "429"), 2, DeliveryStatus.FAILED, False),
-        (SendResult(SendStatus.FAILED, "400 bad"), 0, DeliveryStatus.FAILED, False),
-        (SendResult(SendStatus.GONE, "blocked"), 0, DeliveryStatus.FAILED, True),
+        (SendResult(SendStatus.SENT), 0, "line", 1, DeliveryStatus.SENT, False, False),
+        (SendResult(SendStatus.RETRY, "429"), 0, "line", 0, DeliveryStatus.PLANNED, False, False),
+        (SendResult(SendStatus.RETRY, "429"), 2, "line", 0, DeliveryStatus.FAILED, False, False),
+        (
+            SendResult(SendStatus.FAILED, "400 bad"),
+            0,
+            "line",
+            0,
+            DeliveryStatus.FAILED,
+            False,
+            False,
+        ),
+        (
+            SendResult(SendStatus.FAILED, "400 bad"),
+            0,
+            "line",
+            1,
+            DeliveryStatus.FAILED,
+            False,
+            True,
+        ),
+        (SendResult(SendStatus.GONE, "blocked"), 0, "line", 0, DeliveryStatus.FAILED, True, False),
+        (
+            SendResult(SendStatus.GONE, "bounced: 550"),
+            0,
+            "email",
+            0,
+            DeliveryStatus.FAILED,
+            False,
+            False,
+        ),
+        (
+            SendResult(SendStatus.GONE, "bounced: 550"),
+            0,
+            "email",
+            1,
+            DeliveryStatus.FAILED,
+            True,
+            False,
+        ),
     ],
 )
-def test_decide(result, attempts, status, gone):
-    outcome = decide(claimed(attempts), result, now=NOW, max_attempts=3, rng=random.Random(1))
-    assert (outcome.status, outcome.subscriber_gone, outcome.attempts) == (
-        status,
-        gone,
-        attempts + 1,
-    )
+def test_decide(result, attempts, channel, failures, status, gone, paused):
+    outcome = decide(claimed(attempts, channel, failures), result, now=NOW, options=OPTIONS,
+                     rng=random.Random(1))  # fmt: skip
+    assert (outcome.status, outcome.subscriber_gone, outcome.subscriber_paused) == (
+        status, gone, paused)  # fmt: skip
+    assert outcome.attempts == attempts + 1
 
 
 def test_retry_after_is_respected():
-    outcome = decide(
-        claimed(),
-        SendResult(SendStatus.RETRY, "429", retry_after_seconds=3600),
-        now=NOW,
-        max_attempts=3,
-        rng=random.Random(1),
-    )
+    outcome = decide(claimed(), SendResult(SendStatus.RETRY, "429", retry_after_seconds=3600),
+                     now=NOW, options=OPTIONS, rng=random.Random(1))  # fmt: skip
     assert outcome.next_attempt_at >= NOW + timedelta(seconds=3600)
 
 
-def test_backoff_grows_with_jitter_and_a_cap():
-    rng = random.Random(7)
-    delays = [retry_delay(n, rng).total_seconds() for n in range(1, 12)]
-    assert 30 <= delays[0] <= 60 and 60 <= delays[1] <= 120
-    assert max(delays) <= 6 * 3600
+def test_consecutive_failures_pause_the_subscriber(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    run(engine, catalog, Scripted(SendResult(SendStatus.FAILED, "400")))
+    with engine.begin() as connection:  # a second message for the same subscriber fails too
+        connection.execute(sa.update(Delivery.__table__).values(
+            status="planned", message_id="pregnancy-12w0d", attempts=0))  # fmt: skip
+    run(engine, catalog, Scripted(SendResult(SendStatus.FAILED, "400")))
+    with engine.connect() as connection:
+        status, failures = connection.execute(
+            sa.select(Subscriber.status, Subscriber.consecutive_failures)).one()  # fmt: skip
+    assert (status, failures) == ("paused", 2)
+
+
+def test_stale_deliveries_are_skipped_with_the_reason(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channels = Channels()
+    channel = Scripted()
+    channels.register(channel)
+    stale = replace(OPTIONS, stale_after=timedelta(days=2))
+    dispatcher = Dispatcher(SqlStore(engine), catalog, channels, stale)
+    summary = asyncio.run(dispatcher.run(now=NOW + timedelta(days=3)))
+    assert channel.seen == [] and summary.counts["skipped"] == 1
+    assert rows(engine)[0]["skip_reason"] == "more than 2 days late"
+
+
+def test_stale_rule_leaves_recent_deliveries(engine, messages_dir):
+    catalog = setup(engine, messages_dir)
+    channels = Channels()
+    channels.register(channel := Scripted())
+    dispatcher = Dispatcher(SqlStore(engine), catalog, channels,
+                            replace(OPTIONS, stale_after=timedelta(days=2)))  # fmt: skip
+    asyncio.run(dispatcher.run(now=NOW + timedelta(days=1)))
+    assert len(channel.seen) == 1  # a day late after downtime: still sent
+
+
+def test_stop_claims_nothing_more(engine, messages_dir):
+    catalog = setup(engine, messages_dir, count=3)
+    dispatchers: list[Dispatcher] = []
+
+    class StopOnSend(Scripted):
+        async def send(self, envelope):
+            dispatchers[0].stop()  # a shutdown signal arrives mid-batch
+            return await super().send(envelope)
+
+    channels = Channels()
+    channels.register(channel := StopOnSend())
+    dispatchers.append(Dispatcher(SqlStore(engine), catalog, channels, OPTIONS))  # batches of 2
+    asyncio.run(dispatchers[0].run(now=NOW, through_local_date=DAY))
+    assert len(channel.seen) == 2  # the batch in flight finished and was recorded
+    assert sorted(r["status"] for r in rows(engine)) == ["planned", "sent", "sent"]
+    assert all(r["claimed_by"] is None for r in rows(engine))  # nothing left half-claimed

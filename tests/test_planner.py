@@ -13,7 +13,7 @@ from kizuna import subscriptions
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Role
 from kizuna.models import Delivery
-from kizuna.planner import FollowRow, PlanOptions, delivery_for, due_at, plan_day
+from kizuna.planner import FollowRow, PlanOptions, PlanScope, delivery_for, due_at, plan_day
 from kizuna.store import SqlStore
 
 D = date.fromisoformat
@@ -151,3 +151,27 @@ def test_each_planned_delivery_has_its_own_key(engine, messages_dir):
     plan_day(SqlStore(engine), catalog, DAY, OPTIONS, now=NOW)
     keys = [r["idempotency_key"] for r in deliveries(engine)]
     assert len(set(keys)) == 2 and all(len(k) == 36 for k in keys)
+
+
+def test_no_delivery_for_a_day_before_the_follower_joined(messages_dir):
+    catalog = load_catalog(messages_dir)
+    joined = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # 00:30 on 23 Nov in Tokyo
+    row = FollowRow(1, 1, 1, "parent", "ja", None, None, DUE_12W0D, None, None, False, joined)
+    assert delivery_for(row, catalog, DAY, OPTIONS) is None
+    in_london = replace(row, timezone="Europe/London")  # still 22 Nov there
+    assert delivery_for(in_london, catalog, DAY, OPTIONS) is not None
+
+
+def test_scope_by_time_zone_and_child(engine, messages_dir):
+    catalog = load_catalog(messages_dir)
+    tokyo = add(engine, line_id(1), due_date=DUE_12W0D)
+    add(engine, line_id(2), due_date=DUE_12W0D, timezone="America/Sao_Paulo")
+    add(engine, line_id(3), due_date=DUE_12W0D)
+    store = SqlStore(engine)
+    sao_paulo = PlanScope(default_timezone="Asia/Tokyo", timezone="America/Sao_Paulo")
+    assert plan_day(store, catalog, DAY, OPTIONS, now=NOW, scope=sao_paulo).planned == 1
+    only_child = PlanScope(default_timezone="Asia/Tokyo", child_id=tokyo.child_id)
+    assert plan_day(store, catalog, DAY, OPTIONS, now=NOW, scope=only_child).planned == 1
+    default_zone = PlanScope(default_timezone="Asia/Tokyo", timezone="Asia/Tokyo")
+    summary = plan_day(store, catalog, DAY, OPTIONS, now=NOW, scope=default_zone)
+    assert (summary.followers, summary.planned) == (2, 1)

@@ -21,6 +21,8 @@ class Envelope:
     text: str
     html: str
     created_at: datetime
+    subscriber_id: int = 0  # for the signed links in a mail (unsubscribe, manage); 0: none
+    locale: str = "ja"  # the subscriber's UI locale: the mail's footer is in it
 
 
 @dataclass(frozen=True, slots=True)

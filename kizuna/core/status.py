@@ -13,6 +13,7 @@ class ChannelName(StrEnum):
 
 
 class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # signed up, waiting for the double opt-in (the link in the mail)
     ACTIVE = "active"
     STOPPED = "stopped"  # the subscriber asked to stop
     GONE = "gone"  # the address no longer reaches anyone (blocked, unknown, bounced)

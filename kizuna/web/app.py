@@ -14,13 +14,14 @@ def create_app(
     *,
     channels: Channels | None = None,
     status: health.ServiceStatus | None = None,
+    lifespan=None,
 ) -> FastAPI:
     """The app for one runtime.
 
     `channels` carries mail the pages send at once (confirmations); `status` is shared with
     the scheduler when one runs in the same process.
     """
-    app = FastAPI(title="Kizuna", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Kizuna", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.channels = channels or Channels()
     app.state.status = status or health.ServiceStatus()

@@ -1,0 +1,70 @@
+"""Signed tokens for links and forms: opaque, one purpose each, keyed by KIZUNA_SECRET_KEY."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from enum import StrEnum
+
+from itsdangerous import BadData, Signer, URLSafeSerializer
+
+
+class Purpose(StrEnum):
+    """What a token may be used for; a token made for one purpose is refused for any other."""
+
+    CONFIRM = "confirm"  # the double opt-in link in the confirmation mail
+    UNSUBSCRIBE = "unsubscribe"  # List-Unsubscribe and the footer's stop link
+    MANAGE = "manage"  # the settings page linked from every mail
+
+
+class Tokens:
+    """Makes and reads the tokens in Kizuna's links. A token carries a subscriber id, nothing
+    else (no address, no date), so a leaked link reveals nothing about the person."""
+
+    def __init__(self, secret_key: str) -> None:
+        if not secret_key:
+            raise ValueError("a secret key is required to sign tokens")
+        # The salt separates purposes: an unsubscribe token cannot confirm or manage.
+        self._serializers = {
+            purpose: URLSafeSerializer(secret_key, salt=f"kizuna.{purpose}.v1")
+            for purpose in Purpose
+        }
+        self._csrf = Signer(secret_key, salt="kizuna.csrf.v1")
+
+    def issue(self, purpose: Purpose, subscriber_id: int) -> str:
+        if subscriber_id <= 0:
+            raise ValueError("tokens are issued for a real subscriber id")
+        return self._serializers[purpose].dumps(subscriber_id)
+
+    def read(self, purpose: Purpose, token: str) -> int | None:
+        """The subscriber id in `token`, or None when it is forged, damaged or for another use."""
+        try:
+            value = self._serializers[purpose].loads(token)
+        except (BadData, UnicodeError, ValueError):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            return None
+        return value
+
+    def csrf_pair(self) -> tuple[str, str]:
+        """A fresh (cookie value, form value) pair for the signed double-submit check."""
+        nonce = secrets.token_urlsafe(24)
+        return nonce, self._csrf.sign(nonce).decode("ascii")
+
+    def csrf_form_value(self, cookie: str) -> str:
+        """The form value that goes with an existing cookie value."""
+        return self._csrf.sign(cookie).decode("ascii")
+
+    def csrf_valid(self, cookie: str | None, form_value: str | None) -> bool:
+        """True when the form carries our signature of exactly the nonce in the cookie.
+
+        Another site can make a browser post a form, but it can neither read our cookie nor
+        sign a nonce of its own, so it cannot produce a matching pair.
+        """
+        if not cookie or not form_value:
+            return False
+        try:
+            nonce = self._csrf.unsign(form_value).decode("ascii")
+        except (BadData, UnicodeError):
+            return False
+        return hmac.compare_digest(nonce, cookie)
