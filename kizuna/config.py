@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     mail_from: str = "Kizuna <noreply@kizuna.invalid>"
     dispatch_batch_size: int = Field(default=500, ge=1)
     dispatch_concurrency: int = Field(default=16, ge=1)
-    claim_seconds: int = Field(default=300, ge=10)
+    claim_seconds: int = Field(default=300, ge=1)
     max_attempts: int = Field(default=8, ge=1)
     # The service (`kizuna serve`, `kizuna worker`).
     http_host: str = "127.0.0.1"
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     max_consecutive_failures: int = Field(default=5, ge=1)  # then the subscriber is paused
     email_max_bounces: int = Field(default=3, ge=1)  # hard bounces in a row: then gone
     locales_dir: Path = Field(default_factory=lambda: bundled_dir("locales"))
+    # LINE's Messaging API: chosen by KIZUNA_LINE_BACKEND=api, or by setting the access token.
+    line_channel_access_token: SecretStr | None = None
+    line_channel_secret: SecretStr | None = None  # verifies webhook signatures
+    line_api_url: str = "https://api.line.me"
+    line_timeout_seconds: float = Field(default=10.0, gt=0)
+    line_rate_per_second: float = Field(default=1000.0, gt=0, le=2000)  # LINE allows 2,000
     # Email over SMTP: chosen by KIZUNA_EMAIL_BACKEND=smtp, or by setting KIZUNA_SMTP_HOST.
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 25, 587 or 465 by TLS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -148,6 +149,7 @@ class Dispatcher:
         *,
         renderer: Renderer | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
@@ -156,6 +158,9 @@ class Dispatcher:
         self._renderer = renderer or Renderer()
         self._rng = rng or random.Random()
         self._stopping = False
+        # With a clock, each batch is claimed at the time it is claimed: a long run must not
+        # hand out claims that are already expired. Without one, `now` is used throughout.
+        self._clock = clock
 
     def stop(self) -> None:
         """Claim nothing more; the batch in flight is finished and recorded."""
@@ -178,6 +183,7 @@ class Dispatcher:
             summary.counts[DeliveryStatus.SKIPPED] += skipped
         limit = asyncio.Semaphore(options.concurrency)
         while not self._stopping:
+            now = max(now, self._clock()) if self._clock is not None else now
             batch = await asyncio.to_thread(
                 self._store.claim,
                 now=now,

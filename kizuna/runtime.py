@@ -9,16 +9,20 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from kizuna.channels.base import Channels
+from kizuna.channels.base import Channel, Channels
 from kizuna.channels.outbox import EmailOutbox, LineOutbox
+from kizuna.channels.line import LineChannel
+from kizuna.channels.smtp import SmtpEmail, SmtpOptions, SmtpTls
 from kizuna.config import Backend, ConfigurationError, Settings
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Catalog
 from kizuna.db import create_engine, upgrade
 from kizuna.dispatcher import Dispatcher, DispatchOptions, DispatchSummary
-from kizuna.mail import MailComposer, SenderIdentity
+from kizuna.i18n import Catalogs
+from kizuna.mail import MailComposer, MailLinks, SenderIdentity
 from kizuna.planner import PlanOptions, PlanSummary, plan_day
 from kizuna.store import SqlStore
+from kizuna.tokens import Tokens
 
 
 @dataclass
@@ -43,9 +47,30 @@ def line_backend(settings: Settings) -> Backend:
     """The backend for LINE deliveries; refuses to guess when nothing is configured."""
     if settings.line_backend is not None:
         return settings.line_backend
+    if settings.line_channel_access_token is not None:
+        return Backend.API
     raise ConfigurationError(
-        "LINE is not configured: set KIZUNA_LINE_BACKEND=outbox to write LINE deliveries "
-        "to KIZUNA_OUTBOX_DIR instead of sending them"
+        "LINE is not configured: set KIZUNA_LINE_CHANNEL_ACCESS_TOKEN to send through the "
+        "Messaging API, or KIZUNA_LINE_BACKEND=outbox to write LINE deliveries to "
+        "KIZUNA_OUTBOX_DIR instead"
+    )
+
+
+def line_channel(settings: Settings) -> Channel:
+    """The LINE backend, as configured."""
+    backend = line_backend(settings)
+    if backend is Backend.OUTBOX:
+        return LineOutbox(settings.outbox_dir)
+    if backend is not Backend.API:
+        raise ConfigurationError(f"KIZUNA_LINE_BACKEND={backend} cannot carry LINE messages")
+    if settings.line_channel_access_token is None:
+        raise ConfigurationError("KIZUNA_LINE_BACKEND=api needs KIZUNA_LINE_CHANNEL_ACCESS_TOKEN")
+    return LineChannel(
+        access_token=settings.line_channel_access_token.get_secret_value(),
+        api_url=settings.line_api_url,
+        concurrency=settings.dispatch_concurrency,
+        timeout_seconds=settings.line_timeout_seconds,
+        rate_per_second=settings.line_rate_per_second,
     )
 
 
@@ -53,10 +78,62 @@ def email_backend(settings: Settings) -> Backend:
     """The backend for email deliveries; refuses to guess when nothing is configured."""
     if settings.email_backend is not None:
         return settings.email_backend
+    if settings.smtp_host:
+        return Backend.SMTP
     raise ConfigurationError(
-        "email is not configured: set KIZUNA_EMAIL_BACKEND=outbox to write mails "
-        "to KIZUNA_OUTBOX_DIR instead of sending them"
+        "email is not configured: set KIZUNA_SMTP_HOST to send mail through an SMTP relay, "
+        "or KIZUNA_EMAIL_BACKEND=outbox to write mails to KIZUNA_OUTBOX_DIR instead"
     )
+
+
+def mail_composer(settings: Settings) -> MailComposer:
+    """The composer of every mail: sender identity, footer texts and signed links."""
+    identity = SenderIdentity(
+        mail_from=settings.mail_from,
+        organisation=settings.sender_name,
+        postal_address=settings.sender_postal_address,
+        contact=settings.sender_contact,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+    )
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    links = MailLinks(settings.base_url, Tokens(secret)) if secret else None
+    return MailComposer(identity, links=links, catalogs=Catalogs(settings.locales_dir))
+
+
+def smtp_channel(settings: Settings) -> SmtpEmail:
+    """The SMTP backend; refuses settings that would send mail the law or RFC 8058 forbid."""
+    missing = [
+        name
+        for name, value in [
+            ("KIZUNA_SMTP_HOST", settings.smtp_host),
+            ("KIZUNA_SECRET_KEY", settings.secret_key),  # signs the unsubscribe links
+            ("KIZUNA_SENDER_POSTAL_ADDRESS", settings.sender_postal_address),
+            ("KIZUNA_SENDER_CONTACT", settings.sender_contact),
+        ]
+        if not value
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"email over SMTP needs {', '.join(missing)} (every mail carries the sender's "
+            "postal address, a contact and a signed unsubscribe link)"
+        )
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    options = SmtpOptions(
+        host=settings.smtp_host, port=settings.smtp_port, username=settings.smtp_username,
+        password=password, tls=SmtpTls(settings.smtp_tls), pool_size=settings.smtp_pool_size,
+        timeout_seconds=settings.smtp_timeout_seconds,
+    )  # fmt: skip
+    return SmtpEmail(options, mail_composer(settings))
+
+
+def email_channel(settings: Settings) -> Channel:
+    """The email backend, as configured."""
+    backend = email_backend(settings)
+    if backend is Backend.OUTBOX:
+        return EmailOutbox(settings.outbox_dir, mail_composer(settings))
+    if backend is Backend.SMTP:
+        return smtp_channel(settings)
+    raise ConfigurationError(f"KIZUNA_EMAIL_BACKEND={backend} cannot carry email")
 
 
 def build_channels(settings: Settings) -> Channels:
@@ -65,16 +142,8 @@ def build_channels(settings: Settings) -> Channels:
     Raises ConfigurationError before anything is sent when a channel has no backend.
     """
     channels = Channels()
-    line, email = line_backend(settings), email_backend(settings)
-    if line is Backend.OUTBOX:
-        channels.register(LineOutbox(settings.outbox_dir))
-    else:
-        raise ConfigurationError(f"KIZUNA_LINE_BACKEND={line} is not available yet")
-    composer = MailComposer(SenderIdentity(mail_from=settings.mail_from))
-    if email is Backend.OUTBOX:
-        channels.register(EmailOutbox(settings.outbox_dir, composer))
-    else:
-        raise ConfigurationError(f"KIZUNA_EMAIL_BACKEND={email} is not available yet")
+    channels.register(line_channel(settings))
+    channels.register(email_channel(settings))
     return channels
 
 

@@ -50,7 +50,9 @@ class Service:
         # Scheduled runs skip what is too late; a manual `kizuna send` does not.
         stale = timedelta(days=runtime.settings.stale_after_days)
         options = replace(dispatch_options(runtime.settings), stale_after=stale)
-        self._dispatcher = Dispatcher(self._store, runtime.catalog, channels, options)
+        self._dispatcher = Dispatcher(
+            self._store, runtime.catalog, channels, options, clock=lambda: self._clock()
+        )
         self._planned: dict[str, date] = {}  # time zone -> last local date planned here
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task] = set()

@@ -281,3 +281,153 @@ def _update_child(connection: sa.Connection, child_id: int, values: dict[str, ob
     updated = connection.execute(table.update().where(table.c.id == child_id).values(**values))
     if updated.rowcount != 1:
         raise LookupError(f"no child {child_id}")
+
+
+# -- signing up on the web: double opt-in, then the parent's own settings page ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUp:
+    subscriber_id: int
+    pending: bool  # False: the address was subscribed already and nothing was changed
+
+
+def sign_up(
+    engine: sa.Engine,
+    request: SubscribeRequest,
+    *,
+    variants: set[str],
+    default_timezone: str,
+    locale: str,
+    now: datetime,
+) -> SignedUp:
+    """A PENDING subscriber following a new child, activated only by `confirm`.
+
+    An address signed up before but not confirmed is replaced by this request (and its old
+    confirmation link stops working); an address already subscribed is left as it is, so the
+    form never tells a stranger whether an address is on our list. SubscribeError lists every
+    bad value.
+    """
+    try:
+        address = check_address(ChannelName(request.channel), request.address)
+    except ValueError as error:
+        raise SubscribeError({"address": str(error)}) from None
+    with Session(engine) as session:
+        known = session.exec(
+            select(Subscriber).where(
+                Subscriber.channel == request.channel, Subscriber.address == address
+            )
+        ).first()
+        if known is not None and known.status != SubscriberStatus.PENDING:
+            return SignedUp(subscriber_id=known.id, pending=False)
+        if known is not None:
+            _forget_pending(session, known)
+        channel, address, nickname = _check(
+            request, session=session, variants=variants, default_timezone=default_timezone,
+            now=now, dates=True,
+        )  # fmt: skip
+        subscriber = Subscriber(
+            channel=channel, address=address, variant=request.variant, locale=locale,
+            nickname=nickname, timezone=request.timezone,
+            municipality_code=request.municipality_code or None, consent_at=now,
+            consent_version=request.consent_version, created_at=now,
+            status=SubscriberStatus.PENDING, status_changed_at=now,
+        )  # fmt: skip
+        session.add(subscriber)
+        session.flush()
+        child_id = _add_child(session, request.due_date, request.birth_date, now=now)
+        session.add(Follow(subscriber_id=subscriber.id, child_id=child_id, since=now))
+        session.commit()
+        return SignedUp(subscriber_id=subscriber.id, pending=True)
+
+
+def _forget_pending(session: Session, subscriber: Subscriber) -> None:
+    """Remove an unconfirmed sign-up and the children only it followed (nothing was sent)."""
+    follows = session.exec(select(Follow).where(Follow.subscriber_id == subscriber.id)).all()
+    for follow in follows:
+        session.delete(follow)
+    session.flush()
+    for follow in follows:
+        others = session.exec(select(Follow.id).where(Follow.child_id == follow.child_id)).first()
+        child = session.get(Child, follow.child_id)
+        if others is None and child is not None:
+            session.delete(child)
+    session.delete(subscriber)
+    session.flush()
+
+
+def confirm(engine: sa.Engine, *, subscriber_id: int, now: datetime) -> bool:
+    """The double opt-in: a PENDING subscriber becomes active. False when none was pending."""
+    table = Subscriber.__table__
+    with engine.begin() as connection:
+        updated = connection.execute(
+            table.update()
+            .where(table.c.id == subscriber_id, table.c.status == SubscriberStatus.PENDING)
+            .values(status=SubscriberStatus.ACTIVE, status_reason="confirmed by the link in "
+                    "the confirmation mail", status_changed_at=now)
+        )  # fmt: skip
+        return updated.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedChild:
+    child_id: int
+    status: str
+    due_date: date | None
+    birth_date: date | None
+    may_report: bool
+    loss_support: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """What a subscriber's own settings page shows."""
+
+    subscriber_id: int
+    status: str
+    variant: str
+    locale: str
+    timezone: str | None
+    children: list[FollowedChild]
+
+
+def subscription(engine: sa.Engine, *, subscriber_id: int) -> Subscription | None:
+    with Session(engine) as session:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            return None
+        rows = session.exec(
+            select(Child, Follow)
+            .join(Follow, Follow.child_id == Child.id)
+            .where(Follow.subscriber_id == subscriber_id)
+            .order_by(Child.id)
+        ).all()
+        children = [
+            FollowedChild(child.id, child.status, child.due_date, child.birth_date,
+                          follow.may_report, follow.loss_support)
+            for child, follow in rows
+        ]  # fmt: skip
+        return Subscription(
+            subscriber_id, subscriber.status, subscriber.variant, subscriber.locale,
+            subscriber.timezone, children,
+        )  # fmt: skip
+
+
+def change_variant(engine: sa.Engine, *, subscriber_id: int, variant: str, locale: str) -> None:
+    """Messages from now on come in `variant`; pages and mail footers in `locale`."""
+    table = Subscriber.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.id == subscriber_id).values(variant=variant, locale=locale)
+        )
+
+
+def set_loss_support(engine: sa.Engine, *, subscriber_id: int, child_id: int, on: bool) -> None:
+    """Opt in to (or out of) the gentle support messages after a loss."""
+    table = Follow.__table__
+    with engine.begin() as connection:
+        connection.execute(
+            table.update()
+            .where(table.c.subscriber_id == subscriber_id, table.c.child_id == child_id)
+            .values(loss_support=on)
+        )

@@ -41,13 +41,23 @@ class Recorder:
         return None
 
 
+class Clock:
+    """The service's clock, set by each test (the jobs themselves take `now` as an argument)."""
+
+    def __init__(self) -> None:
+        self.value = datetime(2000, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.value
+
+
 @pytest.fixture
 def service(settings):
     runtime = open_runtime(settings)
     channels = Channels()
     channels.register(recorder := Recorder())
-    svc = Service(runtime, channels, ServiceStatus())
-    svc.recorder = recorder
+    svc = Service(runtime, channels, ServiceStatus(), clock=(clock := Clock()))
+    svc.recorder, svc.clock = recorder, clock
     return svc
 
 
@@ -149,7 +159,7 @@ def test_birth_report_moves_to_the_child_track_without_resending(service):
 
 def test_jobs_run_under_the_scheduler_and_report_health(service):
     subscribe(service, 1, birth_date=D("2026-11-15"))
-    service._clock = lambda: utc("2026-11-22T01:00")  # 10:00 in Tokyo, d7
+    service.clock.value = utc("2026-11-22T01:00")  # 10:00 in Tokyo, d7
 
     async def scenario():
         service.start()

@@ -1,0 +1,111 @@
+"""The LINE backend: push messages through the Messaging API with line-bot-sdk v3 (async)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import ClassVar
+
+import aiohttp
+from linebot.v3.messaging import (
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    PushMessageRequest,
+)
+from linebot.v3.messaging.exceptions import ApiException
+
+from kizuna.channels.base import Envelope, SendResult
+from kizuna.channels.rate import RateLimiter
+from kizuna.core.status import ChannelName, SendStatus
+from kizuna.line_body import TEXT_MAX_UTF16, push_body
+
+LINE_API_URL = "https://api.line.me"
+
+
+class LineChannel:
+    """Pushes each delivery with its idempotency key as `X-Line-Retry-Key`.
+
+    The SDK client is created on first use inside the running event loop, reused for the
+    whole run and closed by `close()`; its connection pool is sized to the concurrency.
+    """
+
+    name: ClassVar[ChannelName] = ChannelName.LINE
+    backend: ClassVar[str] = "api"
+    max_text_utf16: ClassVar[int | None] = TEXT_MAX_UTF16
+    rate_per_second: ClassVar[float | None] = 2000.0  # LINE's own limit for push, per channel
+
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        api_url: str = LINE_API_URL,
+        concurrency: int = 16,
+        timeout_seconds: float = 10.0,
+        rate_per_second: float = 1000.0,
+    ) -> None:
+        self._configuration = Configuration(access_token=access_token, host=api_url)
+        self._configuration.connection_pool_maxsize = concurrency
+        self._timeout = timeout_seconds
+        self._limiter = RateLimiter(rate_per_second)
+        self._client: AsyncApiClient | None = None
+        self._api: AsyncMessagingApi | None = None
+
+    def _messaging(self) -> AsyncMessagingApi:
+        if self._api is None:
+            self._client = AsyncApiClient(self._configuration)
+            self._api = AsyncMessagingApi(self._client)
+        return self._api
+
+    async def send(self, envelope: Envelope) -> SendResult:
+        try:
+            request = PushMessageRequest.from_dict(push_body(envelope.address, [envelope.text]))
+        except ValueError as error:
+            return SendResult(SendStatus.FAILED, str(error))
+        await self._limiter.acquire()
+        try:
+            await self._messaging().push_message_with_http_info(
+                request, x_line_retry_key=envelope.idempotency_key, _request_timeout=self._timeout
+            )
+        except ApiException as error:
+            return classify(error.status, error.body)
+        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError) as error:
+            # The push may or may not have been accepted: the retry key makes a retry safe.
+            return SendResult(SendStatus.RETRY, f"no answer: {type(error).__name__}")
+        return SendResult(SendStatus.SENT)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = self._api = None
+
+
+def classify(status: int | None, body: bytes | str | None) -> SendResult:
+    """What a LINE error answer means for the delivery."""
+    detail = _detail(status, body)
+    if status == 409:  # the retry key was accepted before: the message went out
+        return SendResult(SendStatus.SENT, detail)
+    if status == 429 or status is None or status >= 500:
+        return SendResult(SendStatus.RETRY, detail)
+    if status == 400 and _about_recipient(body):
+        return SendResult(SendStatus.GONE, detail)  # no such user for this channel
+    return SendResult(SendStatus.FAILED, detail)
+
+
+def _detail(status: int | None, body: bytes | str | None) -> str:
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    try:
+        message = json.loads(text).get("message", "")
+    except (ValueError, AttributeError):
+        message = text[:200]
+    return f"LINE {status}: {message}".strip()
+
+
+def _about_recipient(body: bytes | str | None) -> bool:
+    """LINE answers 400 naming the `to` property when the user id is unknown to the channel."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    try:
+        details = json.loads(text).get("details") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(item.get("property") == "to" for item in details if isinstance(item, dict))

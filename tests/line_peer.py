@@ -1,0 +1,129 @@
+"""A local LINE peer for tests: answers like the Messaging API, over real HTTP.
+
+It records every request, accepts each `X-Line-Retry-Key` once (a repeat gets 409, as LINE
+does within 24 h), knows which user ids exist, and can be told to fail the next requests
+with 429, 500, or "accepted, then too slow to answer" (the client times out although the
+push went through).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class PeerState:
+    token: str = "test-token"
+    unknown_users: set[str] = field(default_factory=set)
+    faults: deque[str] = field(default_factory=deque)  # "429", "500", "slow-accept"
+    slow_seconds: float = 2.0
+    quota: int | None = None  # monthly limit; None: unlimited
+    accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body
+    answers: list[tuple[str | None, int]] = field(default_factory=list)  # (retry key, status)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pushes_to(self, user: str) -> list[dict]:
+        return [body for body in self.accepted.values() if body["to"] == user]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: LinePeer
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        return None
+
+    def _reply(self, status: int, body: dict, key: str | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-line-request-id", str(uuid.uuid4()))
+        self.end_headers()
+        self.wfile.write(data)
+        with self.server.state.lock:
+            self.server.state.answers.append((key, status))
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        if self.path == "/v2/bot/message/quota":
+            body = (
+                {"type": "none"}
+                if state.quota is None
+                else {"type": "limited", "value": state.quota}
+            )
+            return self._reply(200, body)
+        if self.path == "/v2/bot/message/quota/consumption":
+            return self._reply(200, {"totalUsage": len(state.accepted)})
+        return self._reply(404, {"message": "Not found"})
+
+    def do_POST(self) -> None:
+        state = self.server.state
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        key = self.headers.get("X-Line-Retry-Key")
+        if self.headers.get("Authorization") != f"Bearer {state.token}":
+            return self._reply(401, {"message": "Authentication failed"}, key)
+        if self.path != "/v2/bot/message/push":
+            return self._reply(404, {"message": "Not found"}, key)
+        body = json.loads(raw)
+        problem = invalid_push(body)
+        if problem:
+            return self._reply(400, {"message": problem}, key)
+        if body["to"] in state.unknown_users:
+            detail = {"message": "invalid user", "property": "to"}
+            return self._reply(400, {"message": "The request body has 1 error(s)",
+                                     "details": [detail]}, key)  # fmt: skip
+        with state.lock:
+            fault = state.faults.popleft() if state.faults else None
+            seen = key is not None and key in state.accepted
+            if fault in (None, "slow-accept") and not seen and key is not None:
+                state.accepted[key] = body
+        if fault in ("429", "500"):
+            return self._reply(int(fault), {"message": "injected"}, key)
+        if seen:
+            return self._reply(409, {"message": "The retry key is already accepted",
+                                     "sentMessages": []}, key)  # fmt: skip
+        if fault == "slow-accept":
+            time.sleep(state.slow_seconds)  # the peer is slow; the client's timeout fires first
+        sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
+                for _ in body["messages"]]  # fmt: skip
+        return self._reply(200, {"sentMessages": sent}, key)
+
+
+def invalid_push(body: dict) -> str | None:
+    if not isinstance(body.get("to"), str) or not body["to"]:
+        return "The property, 'to', in the request body is invalid"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+        return "Size must be between 1 and 5"
+    for message in messages:
+        text = message.get("text", "")
+        if message.get("type") != "text" or not 1 <= len(text.encode("utf-16-le")) // 2 <= 5000:
+            return "Length must be between 1 and 5000"
+    return None
+
+
+class LinePeer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.state = PeerState()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> LinePeer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
