@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_consecutive_failures: int = Field(default=5, ge=1)  # then the subscriber is paused
     email_max_bounces: int = Field(default=3, ge=1)  # hard bounces in a row: then gone
     locales_dir: Path = Field(default_factory=lambda: bundled_dir("locales"))
+    # `kizuna messages lint-easy` warns below this jReadability score (higher is easier;
+    # 3.5 is the bottom of "lower intermediate").
+    easy_readability_min: float = Field(default=3.5, ge=0, le=7)
     # LINE's Messaging API: chosen by KIZUNA_LINE_BACKEND=api, or by setting the access token.
     line_channel_access_token: SecretStr | None = None
     line_channel_secret: SecretStr | None = None  # verifies webhook signatures

@@ -7,7 +7,7 @@ Errors break a rule it states plainly; warnings are measures over a limit; notes
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,6 +18,7 @@ from kizuna.core.ruby import RUBY
 from kizuna.core.status import ChannelName
 from kizuna.rendering import RenderContext, Renderer
 
+EASY_VARIANT = "ja-easy"
 MAX_SENTENCE_CHARS = 50  # a longer sentence is hard to hold in mind in a second language
 MAX_KANJI_PER_SENTENCE = 10
 MAX_CLAUSE_LINKS = 1  # "…ので、…が、…": a second link joins a second idea
@@ -263,3 +264,29 @@ def lint(message: Message, *, tagger, renderer: Renderer, readability_min: float
             Finding(message.path, message.body_line, "readability", Severity.WARNING, text)
         )
     return Report(message, score, sorted(findings))
+
+
+@dataclass
+class Summary:
+    """Reports of every ja-easy message, and their totals."""
+
+    reports: list[Report]
+
+    def count(self, severity: Severity) -> int:
+        return sum(f.severity is severity for r in self.reports for f in r.findings)
+
+    @property
+    def scores(self) -> list[float]:
+        return [r.score for r in self.reports]
+
+
+def lint_all(messages: Iterable[Message], *, tagger, readability_min: float) -> Summary:
+    """Lint the ja-easy variant of every message given (other variants are not easy Japanese)."""
+    renderer = Renderer()
+    return Summary(
+        [
+            lint(m, tagger=tagger, renderer=renderer, readability_min=readability_min)
+            for m in messages
+            if m.variant == EASY_VARIANT
+        ]
+    )

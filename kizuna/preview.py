@@ -77,6 +77,27 @@ def find_for_child(catalog: Catalog, stage: Stage | None, variant: str, role: Ro
     return Found(choice.message, stage.label, choice.fallback_from)
 
 
+def find(
+    catalog: Catalog,
+    *,
+    on: date,
+    variant: str,
+    at: str | None = None,
+    track: Track | None = None,
+    due_date: date | None = None,
+    birth_date: date | None = None,
+    role: Role = Role.PARENT,
+) -> Found:
+    """By timing (`at`, on `track`; pregnancy when it is written 12w3d) or by the dates."""
+    if at is not None:
+        chosen = track or (Track.PREGNANCY if "w" in at else Track.CHILD)
+        return find_at(catalog, chosen, at, variant, on)
+    if due_date is None and birth_date is None:
+        raise PreviewError("give --at, --due-date or --birth-date")
+    stage = stage_of_child(today=on, due_date=due_date, birth_date=birth_date)
+    return find_for_child(catalog, stage, variant, role)
+
+
 def context_for(
     found: Found, channel: ChannelName, *, nickname: str = "", municipality_name: str = ""
 ) -> RenderContext:

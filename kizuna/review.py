@@ -83,7 +83,7 @@ def approve(
 
 def _record(path: Path, approval: Approval) -> Path | None:
     """Append the approval to one file; None when this very approval is already there."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8")  # bytes: line endings stay as they are
     parts = split_file(text)
     body = split_front_matter(text)[1]  # the body exactly as the loader hashes it
     record = {
@@ -96,7 +96,7 @@ def _record(path: Path, approval: Approval) -> Path | None:
     same = ("reviewer", "role", "content_hash")
     if any(all(r.get(k) == record[k] for k in same) for r in reviews):
         return None
-    path.write_text(set_field(text, "reviews", [*reviews, record]), encoding="utf-8")
+    path.write_bytes(set_field(text, "reviews", [*reviews, record]).encode("utf-8"))
     return path
 
 

@@ -10,8 +10,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from kizuna.channels.base import Channel, Channels
-from kizuna.channels.outbox import EmailOutbox, LineOutbox
 from kizuna.channels.line import LineChannel
+from kizuna.channels.outbox import EmailOutbox, LineOutbox
 from kizuna.channels.smtp import SmtpEmail, SmtpOptions, SmtpTls
 from kizuna.config import Backend, ConfigurationError, Settings
 from kizuna.content import load_catalog

@@ -89,9 +89,11 @@ class SqlStore:
              "next_attempt_at": d.due_at, "created_at": now}
             for d in deliveries
         ]  # fmt: skip
-        statement = self._insert().on_conflict_do_nothing()
+        # RETURNING counts what was new on every database (executemany's rowcount is -1 on
+        # psycopg); rows that met a conflict return nothing.
+        statement = self._insert().on_conflict_do_nothing().returning(DELIVERY.c.id)
         with self._tx() as connection:
-            return connection.execute(statement, rows).rowcount
+            return len(connection.execute(statement, rows).all())
 
     # -- dispatching ------------------------------------------------------------------------
 

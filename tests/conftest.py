@@ -91,3 +91,28 @@ def engine(settings: Settings):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole run (skipped, saying why, where it cannot start)."""
+    from pg import MISSING, PostgresServer, bindir
+
+    if bindir() is None:
+        pytest.skip(MISSING)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, tmp_path):
+    """An upgraded engine on SQLite and on PostgreSQL, for storage that must behave the same."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'any.db'}"
+    else:
+        url = request.getfixturevalue("postgres").new_database()
+    engine = create_engine(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -23,6 +23,7 @@ class PeerState:
     unknown_users: set[str] = field(default_factory=set)
     faults: deque[str] = field(default_factory=deque)  # "429", "500", "slow-accept"
     slow_seconds: float = 2.0
+    delay_seconds: float = 0.0  # every push answers this late (a busy API)
     quota: int | None = None  # monthly limit; None: unlimited
     accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body
     answers: list[tuple[str | None, int]] = field(default_factory=list)  # (retry key, status)
@@ -90,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
                                      "sentMessages": []}, key)  # fmt: skip
         if fault == "slow-accept":
             time.sleep(state.slow_seconds)  # the peer is slow; the client's timeout fires first
+        elif state.delay_seconds:
+            time.sleep(state.delay_seconds)
         sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
                 for _ in body["messages"]]  # fmt: skip
         return self._reply(200, {"sentMessages": sent}, key)
@@ -115,6 +118,10 @@ class LinePeer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = PeerState()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def handle_error(self, request, client_address) -> None:
+        # A client killed mid-request (the kill -9 tests do that on purpose) is not an error.
+        return None
 
     @property
     def url(self) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import ClassVar
 
@@ -69,7 +68,7 @@ class LineChannel:
             )
         except ApiException as error:
             return classify(error.status, error.body)
-        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError) as error:
+        except (TimeoutError, aiohttp.ClientError) as error:
             # The push may or may not have been accepted: the retry key makes a retry safe.
             return SendResult(SendStatus.RETRY, f"no answer: {type(error).__name__}")
         return SendResult(SendStatus.SENT)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from kizuna.channels.base import Channels
 from kizuna.runtime import Runtime
-from kizuna.web import health
+from kizuna.web import health, signup
 
 
 def create_app(
@@ -26,4 +26,5 @@ def create_app(
     app.state.channels = channels or Channels()
     app.state.status = status or health.ServiceStatus()
     app.include_router(health.router)
+    app.include_router(signup.router)
     return app

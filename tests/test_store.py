@@ -1,0 +1,103 @@
+"""The SQL store behaves the same on SQLite and PostgreSQL: idempotent planning, exclusive
+claims (SKIP LOCKED on PostgreSQL), expired claims taken over, the schema as migrated."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import NOW
+from sqlmodel import SQLModel
+
+from kizuna import subscriptions
+from kizuna.models import Delivery
+from kizuna.planner import NewDelivery
+from kizuna.store import SqlStore
+
+DAY = date(2026, 11, 22)
+
+
+def followers(engine, count: int) -> list[int]:
+    ids = []
+    for n in range(count):
+        done = subscriptions.subscribe(
+            engine, subscriptions.SubscribeRequest("line", f"U{n:032x}", birth_date=DAY),
+            variants={"ja"}, default_timezone="Asia/Tokyo", now=NOW,
+        )  # fmt: skip
+        ids.append((done.subscriber_id, done.child_id))
+    return ids
+
+
+def new(subscriber_id, child_id, message_id="child-d7", day=DAY, key=None) -> NewDelivery:
+    key = key or f"{subscriber_id:08d}-0000-4000-8000-{child_id:012d}"
+    return NewDelivery(subscriber_id, child_id, message_id, "child", "ja", None, "生後7日", day,
+                       NOW, key)  # fmt: skip
+
+
+def test_schema_matches_the_models(any_engine):
+    with any_engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+
+
+def test_adding_deliveries_is_idempotent(any_engine):
+    store = SqlStore(any_engine)
+    pairs = followers(any_engine, 3)
+    assert store.add_deliveries([new(s, c) for s, c in pairs], now=NOW) == 3
+    again = [new(s, c, key=f"{s:08d}-1111-4000-8000-{c:012d}") for s, c in pairs]
+    assert store.add_deliveries(again, now=NOW) == 0
+    other_message_same_day = [new(s, c, "child-d8", key=f"{s:08d}-2222-4000-8000-{c:012d}")
+                              for s, c in pairs]  # fmt: skip
+    assert store.add_deliveries(other_message_same_day, now=NOW) == 0  # one a day
+
+
+def test_concurrent_claims_never_share_a_delivery(any_engine):
+    store = SqlStore(any_engine)
+    store.add_deliveries([new(s, c) for s, c in followers(any_engine, 40)], now=NOW)
+    claimed: dict[str, list[int]] = {}
+    start = threading.Barrier(4)
+
+    def claim(worker: str) -> None:
+        start.wait()
+        got = []
+        while batch := store.claim(now=NOW, through_local_date=None, limit=3, worker=worker,
+                                   until=NOW + timedelta(minutes=5)):  # fmt: skip
+            got += [c.delivery_id for c in batch]
+        claimed[worker] = got
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [delivery for got in claimed.values() for delivery in got]
+    assert sorted(every) == sorted(set(every)) and len(every) == 40
+
+
+def test_an_expired_claim_is_taken_over(any_engine):
+    store = SqlStore(any_engine)
+    store.add_deliveries([new(s, c) for s, c in followers(any_engine, 1)], now=NOW)
+    [first] = store.claim(now=NOW, through_local_date=None, limit=5, worker="a",
+                          until=NOW + timedelta(seconds=30))  # fmt: skip
+    assert store.claim(now=NOW + timedelta(seconds=29), through_local_date=None, limit=5,
+                       worker="b", until=NOW + timedelta(minutes=1)) == []  # fmt: skip
+    [again] = store.claim(now=NOW + timedelta(seconds=31), through_local_date=None, limit=5,
+                          worker="b", until=NOW + timedelta(minutes=1))  # fmt: skip
+    assert again.idempotency_key == first.idempotency_key
+    with any_engine.connect() as connection:
+        assert connection.execute(sa.select(Delivery.claimed_by)).scalar() == "b"
+
+
+def test_timezones_of_active_subscribers(any_engine):
+    followers(any_engine, 1)
+    request = subscriptions.SubscribeRequest(
+        "line", "U" + "f" * 32, birth_date=DAY - timedelta(days=7), timezone="America/Sao_Paulo"
+    )
+    subscriptions.subscribe(
+        any_engine, request,
+        variants={"ja"}, default_timezone="Asia/Tokyo", now=NOW,
+    )  # fmt: skip
+    assert SqlStore(any_engine).timezones(default="Asia/Tokyo") == ["America/Sao_Paulo",
+                                                                    "Asia/Tokyo"]  # fmt: skip
