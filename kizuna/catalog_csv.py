@@ -49,6 +49,8 @@ def value_of(key: str, text: str) -> object:
         return sources
     if key == "reviews":
         reviews = json.loads(text) if text.strip() else []
+        if not isinstance(reviews, list) or not all(isinstance(r, dict) for r in reviews):
+            raise ValueError("reviews must be a JSON list of records")
         for review in reviews:
             if isinstance(review.get("date"), str):
                 review["date"] = date.fromisoformat(review["date"])
@@ -119,7 +121,8 @@ def plan_import(root: Path, rows: list[dict[str, str]]) -> ImportPlan:
         if message is not None:
             planned[relative] = message
         (plan.changed if old is not None else plan.created)[path] = new
-    plan.problems.extend(_across(root, planned))
+    if planned:
+        plan.problems.extend(_across(root, planned))
     return plan
 
 

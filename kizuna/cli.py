@@ -175,6 +175,8 @@ def send(
         raise typer.Exit(2) from None
     planned = plan(rt, on_date, now=now)
     sent = asyncio.run(dispatch_day(rt, on_date, now=now))
+    for note in sent.notes:
+        errors.print(f"[yellow]note[/yellow] {note}", highlight=False)
     counts = ", ".join(f"{status} {count}" for status, count in sorted(sent.counts.items()))
     console.print(
         f"{on_date}: {planned.followers} followers, {planned.planned} newly planned; "

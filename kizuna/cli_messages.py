@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +21,8 @@ from kizuna.core.catalog import Audience, Catalog, Role
 from kizuna.core.stage import Track
 from kizuna.core.status import ChannelName
 from kizuna.db import create_engine
-from kizuna.mail import MailComposer, SenderIdentity
 from kizuna.rendering import Renderer
+from kizuna.runtime import mail_composer
 
 messages_app = typer.Typer(
     help="Message content: write, validate, preview, review, lint and exchange it.",
@@ -154,17 +155,17 @@ def show_line(found: preview.Found, context) -> None:
         raise fail(f"LINE would refuse this: {error}", 1) from None
     text = body["messages"][0]["text"]  # type: ignore[index]
     console.rule("LINE")
-    console.print(text, markup=False)
+    typer.echo(text)  # as sent: not wrapped to the terminal
     console.rule(f"{len(text.encode('utf-16-le')) // 2} of 5000 UTF-16 units")
 
 
 def show_email(config: Settings, found: preview.Found, context, html: Path | None) -> None:
-    composer = MailComposer(SenderIdentity(mail_from=config.mail_from))
+    composer = mail_composer(config)  # the composer every real mail goes through
     mail = preview.email(Renderer(), composer, found, context, datetime.now(UTC))
     for header in ("From", "To", "Subject"):
         console.print(f"{header}: {mail[header]}", markup=False)
     console.rule("text")
-    console.print(mail.get_body(("plain",)).get_content().rstrip("\n"), markup=False)
+    typer.echo(mail.get_body(("plain",)).get_content().rstrip("\n"))
     target = html or Path.cwd() / f"preview-{found.message.id}.{found.message.variant}.html"
     target.write_text(mail.get_body(("html",)).get_content(), encoding="utf-8")
     console.rule()
@@ -229,6 +230,9 @@ def review_status() -> None:
         table.add_row(" or ".join(item.roles), item.message.id, item.message.variant,
                       str(item.state), item.previous)  # fmt: skip
     console.print(table)
+    by_roles = Counter(" or ".join(item.roles) for item in found)
+    for roles, count in sorted(by_roles.items()):
+        console.print(f"waiting for {roles}: {count}")
     console.print(f"{len(found)} of {len(messages)} message files wait for review")
 
 
@@ -276,14 +280,14 @@ def add_furigana(
     exceptions = furigana.load_exceptions(config.messages_dir / furigana.EXCEPTIONS_FILE)
     tagger = furigana.make_tagger()
     if text is not None:
-        console.print(show.show(furigana.annotate(text, tagger, exceptions).text), markup=False)
+        typer.echo(show.show(furigana.annotate(text, tagger, exceptions).text))
         return
     if not paths:
         raise fail("give message files or folders, or --text")
     changed = furigana.annotate_files(paths, tagger, exceptions, write=write)
     for path, result in changed:
         console.rule(str(path))
-        console.print(show.show(result.text), markup=False)
+        typer.echo(show.show(result.text))
         if result.unread:
             console.print(f"no reading for: {'、'.join(result.unread)}")
     verb = "rewritten (reviewed ones now need re-review)" if write else "would change"

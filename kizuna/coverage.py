@@ -17,7 +17,7 @@ DAYS_PER_MONTH = 365.2425 / 12  # a month timing on the day axis, for gaps and t
 # (the loss set is sparse on purpose).
 CADENCE: dict[Track, list[tuple[int, int]] | None] = {
     Track.PREGNANCY: [(300, 7)],
-    Track.CHILD: [(84, 7), (1096, 31), (2192, 92), (6575, 366)],
+    Track.CHILD: [(90, 7), (1090, 31), (2185, 92), (6600, 366)],  # to 3m, 3y, 6y, 18y
     Track.LOSS: None,
 }
 
@@ -76,26 +76,21 @@ def gaps_of(track: Track, timings: list[Timing]) -> list[Gap]:
 def coverage(messages: Iterable[Message], *, track: Track | None = None) -> list[Coverage]:
     """Coverage per track and variant, tracks in their natural order."""
     by_key: dict[tuple[Track, str], dict[Timing, str]] = {}
+    every: dict[Track, set[Timing]] = {}
     for message in messages:
         if track is None or message.track is track:
-            key = (message.track, message.variant)
-            by_key.setdefault(key, {})[message.at] = str(message.audience)
+            by_key.setdefault((message.track, message.variant), {})[message.at] = message.audience
+            every.setdefault(message.track, set()).add(message.at)
     order = list(Track)
     result = []
-    for (found_track, variant), audiences in sorted(
+    for (found, variant), audiences in sorted(
         by_key.items(), key=lambda item: (order.index(item[0][0]), item[0][1])
     ):
         timings = sorted(audiences, key=day_of)
-        every = {t for (t2, _), a in by_key.items() if t2 is found_track for t in a}
+        missing = sorted(every[found] - set(timings), key=day_of)
+        gaps = gaps_of(found, timings)
         result.append(
-            Coverage(
-                track=found_track,
-                variant=variant,
-                timings=tuple(timings),
-                audiences=audiences,
-                gaps=tuple(gaps_of(found_track, timings)),
-                missing=tuple(sorted(every - set(timings), key=day_of)),
-            )
+            Coverage(found, variant, tuple(timings), audiences, tuple(gaps), tuple(missing))
         )
     return result
 
@@ -131,7 +126,7 @@ def _draw_track(axis, rows: list[Coverage], track: Track) -> None:
     for index, row in enumerate(rows):
         for gap in row.gaps:
             start, end = day_of(gap.after) / scale, day_of(gap.before) / scale
-            axis.axvspan(start, end, ymin=0, ymax=1, color="#fed7d7", zorder=0)
+            axis.broken_barh([(start, end - start)], (index - 0.3, 0.6), color="#fed7d7", zorder=0)
         colours = [AUDIENCE_COLOURS.get(row.audiences[t], "#333333") for t in row.timings]
         axis.scatter([d / scale for d in row.days], [index] * len(row.days), c=colours, s=18)
         for timing in row.missing:

@@ -19,6 +19,7 @@ from kizuna.rendering import RenderContext, Renderer
 
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 6 * 3600
+QUOTA_WAIT = timedelta(hours=1)  # a delivery over the monthly quota waits, planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,8 @@ class DispatchStore(Protocol):
 
     def skip_stale(self, *, due_before: datetime, reason: str) -> int: ...
 
+    def count_due(self, *, now: datetime, through_local_date: date | None, channel: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchOptions:
@@ -92,6 +95,7 @@ class DispatchOptions:
 class DispatchSummary:
     counts: Counter[str] = field(default_factory=Counter)
     outcomes: list[Outcome] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what an operator should hear about
 
     @property
     def sent(self) -> int:
@@ -161,6 +165,7 @@ class Dispatcher:
         # With a clock, each batch is claimed at the time it is claimed: a long run must not
         # hand out claims that are already expired. Without one, `now` is used throughout.
         self._clock = clock
+        self._budget: dict[str, int] = {}
 
     def stop(self) -> None:
         """Claim nothing more; the batch in flight is finished and recorded."""
@@ -181,6 +186,7 @@ class Dispatcher:
                 self._store.skip_stale, due_before=now - options.stale_after, reason=reason
             )
             summary.counts[DeliveryStatus.SKIPPED] += skipped
+        self._budget = await self._quota_budget(now, through_local_date, summary)
         limit = asyncio.Semaphore(options.concurrency)
         while not self._stopping:
             now = max(now, self._clock()) if self._clock is not None else now
@@ -201,6 +207,47 @@ class Dispatcher:
                 summary.outcomes.append(outcome)
         return summary
 
+    async def _quota_budget(
+        self, now: datetime, through_local_date: date | None, summary: DispatchSummary
+    ) -> dict[str, int]:
+        """How many sends each channel with a quota has left; warns before a run exceeds it."""
+        budget: dict[str, int] = {}
+        for name in ChannelName:
+            channel = self._channels.get(name)
+            remaining = getattr(channel, "remaining_quota", None)
+            if remaining is None:
+                continue
+            try:
+                left = await remaining()
+            except Exception as error:  # the sends themselves will meet any real outage
+                summary.notes.append(f"{name}: quota unknown ({type(error).__name__})")
+                continue
+            if left is None:
+                continue
+            budget[name] = left
+            due = await asyncio.to_thread(
+                self._store.count_due, now=now, through_local_date=through_local_date, channel=name
+            )
+            if due > left:
+                summary.notes.append(
+                    f"{name}: {due} deliveries due but the monthly quota allows {left}; "
+                    f"{due - left} stay planned"
+                )
+        return budget
+
+    def _over_quota(self, claimed: Claimed, now: datetime) -> Outcome | None:
+        """Within the quota, take one send from it; beyond it, keep the delivery planned."""
+        if claimed.channel not in self._budget:
+            return None
+        if self._budget[claimed.channel] > 0:
+            self._budget[claimed.channel] -= 1
+            return None
+        return Outcome(
+            delivery_id=claimed.delivery_id, subscriber_id=claimed.subscriber_id,
+            status=DeliveryStatus.PLANNED, attempts=claimed.attempts, channel=claimed.channel,
+            next_attempt_at=now + QUOTA_WAIT, error="monthly quota reached",
+        )  # fmt: skip
+
     async def _send_one(self, claimed: Claimed, now: datetime, limit: asyncio.Semaphore) -> Outcome:
         skip = self._skip_reason(claimed)
         if skip is not None:
@@ -209,6 +256,9 @@ class Dispatcher:
                 status=DeliveryStatus.SKIPPED, attempts=claimed.attempts, skip_reason=skip,
                 channel=claimed.channel,
             )  # fmt: skip
+        deferred = self._over_quota(claimed, now)
+        if deferred is not None:
+            return deferred
         message = self._message(claimed)
         channel = self._channels.get(ChannelName(claimed.channel))
         if channel is None:

@@ -18,6 +18,7 @@ from kizuna.mail import MailComposer
 from kizuna.models import Municipality
 from kizuna.rendering import RenderContext, Renderer
 
+LOCALES = ("ja", "ja-easy", "en")  # a reader of a variant has the UI locale of the same name
 PREVIEW_ADDRESS = {ChannelName.LINE: "U0000preview", ChannelName.EMAIL: "preview@kizuna.invalid"}
 
 
@@ -119,7 +120,10 @@ def line_push(renderer: Renderer, found: Found, context: RenderContext) -> dict[
 def email(
     renderer: Renderer, composer: MailComposer, found: Found, context: RenderContext, now: datetime
 ) -> EmailMessage:
-    """The complete mail, as the email channel would send it."""
+    """The complete mail, as the email channel would send it (footer in the variant's locale).
+
+    No subscriber exists, so the footer shows how to stop by mail instead of signed links.
+    """
     rendered = renderer.render(found.message, context)
     envelope = Envelope(
         delivery_id=0,
@@ -130,6 +134,7 @@ def email(
         text=rendered.text,
         html=rendered.html,
         created_at=now,
+        locale=found.message.variant if found.message.variant in LOCALES else "ja",
     )
     return composer.compose(envelope)
 

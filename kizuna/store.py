@@ -110,7 +110,7 @@ class SqlStore:
         d = DELIVERY.c
         due = sa.and_(d.status == DeliveryStatus.PLANNED, d.next_attempt_at <= now)
         if through_local_date is not None:  # a manual run: the whole day, whatever the hour
-            first_try = sa.and_(d.attempts == 0, d.local_date <= through_local_date)
+            first_try = _first_try(through_local_date)
             due = sa.and_(
                 d.status == DeliveryStatus.PLANNED, sa.or_(first_try, d.next_attempt_at <= now)
             )
@@ -175,6 +175,20 @@ class SqlStore:
                         reason=outcome.error or str(stopped), now=now,
                     )  # fmt: skip
 
+    def count_due(self, *, now: datetime, through_local_date: date | None, channel: str) -> int:
+        """Planned deliveries of one channel that a run at `now` would send."""
+        d, s = DELIVERY.c, SUBSCRIBER.c
+        due = d.next_attempt_at <= now
+        if through_local_date is not None:
+            due = sa.or_(due, _first_try(through_local_date))
+        query = (
+            sa.select(sa.func.count())
+            .select_from(DELIVERY.join(SUBSCRIBER))
+            .where(d.status == DeliveryStatus.PLANNED, s.channel == channel, due)
+        )
+        with self._tx() as connection:
+            return connection.execute(query).scalar_one()
+
     def skip_stale(self, *, due_before: datetime, reason: str) -> int:
         """Skip what is too late to send: after downtime, catch up without a flood."""
         d = DELIVERY.c
@@ -185,6 +199,15 @@ class SqlStore:
         )
         with self._tx() as connection:
             return connection.execute(statement).rowcount
+
+
+def _first_try(through_local_date: date) -> sa.ColumnElement[bool]:
+    """A manual run sends a day's deliveries whatever their hour, but only those never tried
+    nor deferred (their next attempt is still their due time)."""
+    d = DELIVERY.c
+    return sa.and_(
+        d.attempts == 0, d.next_attempt_at == d.due_at, d.local_date <= through_local_date
+    )
 
 
 NEW_DELIVERY_FIELDS = tuple(f.name for f in fields(NewDelivery))

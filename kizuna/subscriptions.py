@@ -303,10 +303,9 @@ def sign_up(
 ) -> SignedUp:
     """A PENDING subscriber following a new child, activated only by `confirm`.
 
-    An address signed up before but not confirmed is replaced by this request (and its old
-    confirmation link stops working); an address already subscribed is left as it is, so the
-    form never tells a stranger whether an address is on our list. SubscribeError lists every
-    bad value.
+    An address signed up before but not confirmed is replaced by this request; an address
+    already subscribed is left as it is, so the form never tells a stranger whether an address
+    is on our list. SubscribeError lists every bad value.
     """
     try:
         address = check_address(ChannelName(request.channel), request.address)

@@ -160,3 +160,37 @@ def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine,
     assert {key: body["to"] for key, body in peer.state.accepted.items()} == dict(keys)
     statuses = [status for _, status in peer.state.answers]
     assert statuses.count(429) == 2 and statuses.count(500) == 2
+
+
+def test_a_run_beyond_the_monthly_quota_says_so_and_keeps_the_rest_planned(
+    peer, engine, messages_dir
+):
+    catalog = load_catalog(messages_dir)
+    for n in range(8):
+        subscriptions.subscribe(
+            engine, subscriptions.SubscribeRequest("line", f"U{n:032x}", due_date=date(2027, 6, 6)),
+            variants={"ja", "ja-easy"}, default_timezone="Asia/Tokyo", now=NOW,
+        )  # fmt: skip
+    day = date(2026, 11, 22)
+    plan_day(SqlStore(engine), catalog, day, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    peer.state.quota = 5
+
+    async def run():
+        channels = Channels()
+        channels.register(channel(peer))
+        try:
+            options = DispatchOptions(worker="w", allow_unreviewed=False, batch_size=3)
+            dispatcher = Dispatcher(SqlStore(engine), catalog, channels, options)
+            return await dispatcher.run(now=NOW, through_local_date=day)
+        finally:
+            await channels.close()
+
+    summary = asyncio.run(run())
+    assert summary.notes == [
+        "line: 8 deliveries due but the monthly quota allows 5; 3 stay planned"
+    ]
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(Delivery.status, Delivery.attempts, Delivery.last_error)
+                                  .order_by(Delivery.id)).all()  # fmt: skip
+    assert len(peer.state.accepted) == 5
+    assert sorted(rows) == [("planned", 0, "monthly quota reached")] * 3 + [("sent", 1, None)] * 5

@@ -1,4 +1,5 @@
-"""The email a delivery becomes: parseable, multipart, with a stable Message-ID."""
+"""The email a delivery becomes: parseable, multipart, with a stable Message-ID, list headers
+(RFC 2369, RFC 8058) and the sender footer Japan's 特定電子メール法 asks for."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ import pytest
 
 from kizuna.channels.base import Envelope
 from kizuna.core.status import ChannelName
-from kizuna.mail import MailComposer, SenderIdentity
+from kizuna.mail import MailComposer, MailLinks, SenderIdentity
+from kizuna.tokens import Purpose, Tokens
+
+TOKENS = Tokens("test-secret")
+SENDER = SenderIdentity(
+    mail_from="Kizuna <news@kizuna.example.org>", organisation="きずな運営事務局",
+    postal_address="東京都千代田区千代田1-1", contact="03-0000-0000",
+    unsubscribe_mailto="stop@kizuna.example.org",
+)  # fmt: skip
+# Long enough that the default email policy would have encoded the URL as an RFC 2047 word.
+BASE_URL = "https://kizuna.a-rather-long-municipality-name.example.org"
 
 
 def envelope(**fields) -> Envelope:
@@ -27,6 +38,17 @@ def parse(data: bytes):
     return BytesParser(policy=policy.default).parsebytes(data)
 
 
+def linked() -> MailComposer:
+    return MailComposer(SENDER, links=MailLinks(BASE_URL, TOKENS))
+
+
+def parts(mail) -> tuple[str, str]:
+    return (
+        mail.get_body(preferencelist=("plain",)).get_content(),
+        mail.get_body(preferencelist=("html",)).get_content(),
+    )
+
+
 def test_mail_parses_with_every_header():
     composer = MailComposer(SenderIdentity(mail_from="Kizuna <news@kizuna.example.org>"))
     mail = parse(composer.compose(envelope()).as_bytes())
@@ -34,13 +56,79 @@ def test_mail_parses_with_every_header():
     assert mail["To"] == "parent@example.com"
     assert mail["Message-ID"] == "<0f8fad5b-d9cb-469f-a165-70867728950e@kizuna.example.org>"
     assert mail["Date"] == "Sun, 22 Nov 2026 00:00:00 +0000"
+    assert mail["List-Id"] == "Kizuna <kizuna.kizuna.example.org>"
     assert mail.get_content_type() == "multipart/alternative"
     plain = mail.get_body(preferencelist=("plain",))
-    html = mail.get_body(preferencelist=("html",))
-    assert plain.get_content() == "本文です。\n\n二段落目。\n"
+    text, html = parts(mail)
+    assert text.startswith("本文です。\n\n二段落目。\n\n")
     assert plain.get_content_charset() == "utf-8"
-    assert "<p>本文です。</p>" in html.get_content()
-    assert "<title>妊娠12週のあなたへ</title>" in html.get_content()
+    assert "<p>本文です。</p>" in html
+    assert "<title>妊娠12週のあなたへ</title>" in html
+
+
+def test_list_unsubscribe_is_one_click_and_never_encoded():
+    raw = linked().compose(envelope(subscriber_id=42)).as_bytes()
+    mail = parse(raw)
+    url = f"{BASE_URL}/unsubscribe/{TOKENS.issue(Purpose.UNSUBSCRIBE, 42)}"
+    assert mail["List-Unsubscribe"] == (
+        f"<{url}>, <mailto:stop@kizuna.example.org?subject=unsubscribe>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f"<{url}>".encode() in raw  # written as is: clients read the raw header
+    assert b"=?utf-8?q?=3Chttps" not in raw
+    assert all(len(line) <= 998 for line in raw.split(b"\n"))
+
+
+@pytest.mark.parametrize(
+    ("links", "subscriber_id"), [(False, 42), (True, 0)], ids=["no-secret", "no-subscriber"]
+)
+def test_without_a_signed_link_the_footer_still_says_how_to_stop(links, subscriber_id):
+    composer = linked() if links else MailComposer(SENDER)
+    mail = parse(composer.compose(envelope(subscriber_id=subscriber_id)).as_bytes())
+    assert mail["List-Unsubscribe"] is None and mail["List-Unsubscribe-Post"] is None
+    for part in parts(mail):
+        assert "stop@kizuna.example.org" in part
+        assert "unsubscribe" in part
+
+
+@pytest.mark.parametrize(
+    ("locale", "text_has", "html_has"),
+    [
+        ("ja", ["送信者：きずな運営事務局", "所在地：東京都千代田区千代田1-1",
+                "お問い合わせ：03-0000-0000", "配信の停止："], ['lang="ja"']),
+        ("ja-easy", ["送(おく)った人(ひと)：きずな運営事務局", "住所(じゅうしょ)："],
+         ["<ruby>送<rp>(</rp><rt>おく</rt><rp>)</rp></ruby>", 'lang="ja"']),
+        ("en", ["Sent by きずな運営事務局.", "Address: 東京都千代田区千代田1-1",
+                "Enquiries: 03-0000-0000", "Stop these messages:"], ['lang="en"']),
+    ],
+)  # fmt: skip
+def test_footer_names_the_sender_in_the_subscribers_locale(locale, text_has, html_has):
+    mail = parse(linked().compose(envelope(subscriber_id=42, locale=locale)).as_bytes())
+    text, html = parts(mail)
+    manage = f"{BASE_URL}/manage/{TOKENS.issue(Purpose.MANAGE, 42)}"
+    stop = f"{BASE_URL}/unsubscribe/{TOKENS.issue(Purpose.UNSUBSCRIBE, 42)}"
+    for words in text_has:
+        assert words in text
+    for words in html_has:
+        assert words in html
+    assert manage in text and stop in text
+    assert f'<a href="{manage}">' in html and f'<a href="{stop}">' in html
+
+
+def test_ruby_in_the_body_stays_ruby_in_html():
+    html_body = "<p><ruby>赤<rp>(</rp><rt>あか</rt><rp>)</rp></ruby>ちゃん</p>"
+    mail = parse(linked().compose(envelope(html=html_body, locale="ja-easy")).as_bytes())
+    assert html_body in parts(mail)[1]
+
+
+def test_seven_bit_bytes_for_smtp_carry_the_same_mail():
+    composer = linked()
+    mail = composer.compose(envelope(subscriber_id=42))
+    data = composer.to_bytes(mail)
+    assert max(data) < 128
+    again = parse(data)
+    assert parts(again) == parts(parse(mail.as_bytes()))
+    assert again["List-Unsubscribe"] == mail["List-Unsubscribe"]
 
 
 def test_message_id_is_the_same_on_a_resend():

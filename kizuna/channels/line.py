@@ -73,6 +73,15 @@ class LineChannel:
             return SendResult(SendStatus.RETRY, f"no answer: {type(error).__name__}")
         return SendResult(SendStatus.SENT)
 
+    async def remaining_quota(self) -> int | None:
+        """Pushes left this month (GET quota and consumption), or None when unlimited."""
+        api = self._messaging()
+        quota = await api.get_message_quota(_request_timeout=self._timeout)
+        if quota.type != "limited" or quota.value is None:
+            return None
+        used = await api.get_message_quota_consumption(_request_timeout=self._timeout)
+        return max(quota.value - used.total_usage, 0)
+
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()

@@ -11,6 +11,7 @@ from kizuna import subscriptions
 from kizuna.core.status import ChildStatus, SubscriberStatus
 from kizuna.tokens import Purpose
 from kizuna.web.pages import (
+    N_,
     VARIANTS,
     Site,
     SiteDep,
@@ -23,9 +24,10 @@ from kizuna.web.pages import (
 
 router = APIRouter()
 EDITABLE = (SubscriberStatus.ACTIVE, SubscriberStatus.PENDING)
+ENTER_DATE = N_("Please enter the date.")
 BIRTH_ERRORS = {  # subscriptions.check_dates problem -> friendly msgid
-    "due_date": "This birth date is too far from the due date. Please check it.",
-    "date": "Please enter the date.",
+    "due_date": N_("This birth date is too far from the due date. Please check it."),
+    "date": ENTER_DATE,
 }
 
 
@@ -104,13 +106,13 @@ async def change_variant(request: Request, token: str, site: SiteDep) -> HTMLRes
         return refused
     variant = str(manage.form.get("variant") or "")
     if variant not in VARIANTS:
-        return manage.page(status_code=422, error="Please choose how the messages are written.")
+        return manage.page(status_code=422, error=N_("Please choose how the messages are written."))
     # On the Japanese pages the variant chosen is also the Japanese of pages and footers.
-    locale = subscriber_locale(manage.subscription.locale, variant)
+    manage.locale = subscriber_locale(manage.locale, variant)
     subscriptions.change_variant(
-        site.runtime.engine, subscriber_id=manage.subscriber_id, variant=variant, locale=locale
-    )
-    manage.locale = choose_locale(request, asked=str(manage.form.get("lang") or ""), saved=locale)
+        site.runtime.engine, subscriber_id=manage.subscriber_id, variant=variant,
+        locale=manage.locale,
+    )  # fmt: skip
     return manage.page(saved=True)
 
 
@@ -125,7 +127,9 @@ async def correct_due_date(
     if child is None or child.status != ChildStatus.EXPECTED:
         return notice(request, site, manage.locale, "broken_link", status_code=404)
     problem = (
-        "Please enter the date." if day is None else date_problem("pregnant", day, manage.today())
+        N_("Please enter the date.")
+        if day is None
+        else date_problem("pregnant", day, manage.today())
     )
     if problem:
         return manage.page(status_code=422, error=problem, error_child=child_id)
@@ -142,7 +146,7 @@ async def report_birth(request: Request, token: str, child_id: int, site: SiteDe
     if child is None or child.status != ChildStatus.EXPECTED:
         return notice(request, site, manage.locale, "broken_link", status_code=404)
     today = manage.today()
-    problem = "Please enter the date." if day is None else date_problem("child", day, today)
+    problem = ENTER_DATE if day is None else date_problem("child", day, today)
     if problem is None:
         problems = subscriptions.check_dates(child.due_date, day, today)
         problem = next((BIRTH_ERRORS.get(name) for name in problems), None)

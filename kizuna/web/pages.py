@@ -25,7 +25,14 @@ LOCALES = ("ja", "ja-easy", "en")
 LOCALE_NAMES = {"ja": "日本語", "ja-easy": "やさしい日本語", "en": "English"}
 HTML_LANG = {"ja": "ja", "ja-easy": "ja", "en": "en"}
 VARIANTS = ("ja", "ja-easy")
-CONSENT = (
+
+
+def N_(msgid: str) -> str:  # noqa: N802 - gettext's own name for it
+    """Marks a msgid for extraction; it is translated where it is shown."""
+    return msgid
+
+
+CONSENT = N_(
     "I agree that Kizuna keeps my email address and the date I give, and sends me messages "
     "about pregnancy and raising a child by email. I can stop them at any time."
 )
@@ -211,17 +218,17 @@ def date_problem(stage: str, day: date, today: date) -> str | None:
     """What is wrong with a due date (pregnant) or birth date (child), as a friendly msgid."""
     if stage == "pregnant":
         if day > today + subscriptions.DUE_DATE_MAX_AHEAD:
-            return "This due date is more than 300 days away. Please check it."
+            return N_("This due date is more than 300 days away. Please check it.")
         if day < today - subscriptions.DUE_DATE_MAX_PAST:
-            return (
+            return N_(
                 "This due date is over two weeks ago. If your baby is born, please give the "
                 "birth date."
             )
         return None
     if day > today:
-        return "This birth date is in the future. Please check it."
+        return N_("This birth date is in the future. Please check it.")
     if subscriptions.check_dates(None, day, today):
-        return "Messages end when a child turns 18. Please check the birth date."
+        return N_("Messages end when a child turns 18. Please check the birth date.")
     return None
 
 
@@ -231,10 +238,20 @@ def subscriber_locale(page_locale: str, variant: str) -> str:
     return page_locale if page_locale == "en" else variant
 
 
+NOTICES = {
+    "broken_link": N_("This link does not work"),
+    "confirmed": N_("Thank you. Your sign-up is complete."),
+    "stopped": N_("The messages have stopped"),
+    "expired": N_("This page has expired"),
+    "loss": N_("Thank you for telling us"),
+}
+
+
 def notice(
     request: Request, site: Site, locale: str, kind: str, *, status_code: int = 200, **links: str
 ) -> HTMLResponse:
     """A short page saying what happened (or what went wrong) in `locale`."""
     return site.pages.render(
-        request, "notice.html", locale=locale, status_code=status_code, kind=kind, **links
-    )
+        request, "notice.html", locale=locale, status_code=status_code, kind=kind,
+        title=NOTICES[kind], **links,
+    )  # fmt: skip

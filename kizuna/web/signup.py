@@ -19,6 +19,7 @@ from kizuna.tokens import Purpose
 from kizuna.web import manage
 from kizuna.web.pages import (
     CONSENT,
+    N_,
     VARIANTS,
     Site,
     SiteDep,
@@ -57,24 +58,24 @@ class SignupForm:
         """Fill `errors`, friendly and per field; the date when it is usable."""
         errors = self.errors
         if not self.email:
-            errors["email"] = "Please enter your email address."
+            errors["email"] = N_("Please enter your email address.")
         elif "@" not in self.email or any(ch.isspace() for ch in self.email):
-            errors["email"] = "This email address does not look right. Please check it."
+            errors["email"] = N_("This email address does not look right. Please check it.")
         if self.stage not in STAGES:
-            errors["stage"] = "Please choose: pregnant, or raising a child."
+            errors["stage"] = N_("Please choose: pregnant, or raising a child.")
         day = self._day()
         if day is None:
-            errors.setdefault("day", "Please enter the date.")
+            errors.setdefault("day", N_("Please enter the date."))
         elif self.stage in STAGES and (problem := date_problem(self.stage, day, today)):
             errors["day"] = problem
         if self.variant not in VARIANTS:
-            errors["variant"] = "Please choose how the messages are written."
+            errors["variant"] = N_("Please choose how the messages are written.")
         if self.municipality and not MUNICIPALITY_CODE.fullmatch(self.municipality):
-            errors["municipality"] = "A municipality code has 6 digits. You may leave it empty."
+            errors["municipality"] = N_("A municipality code has 6 digits. You may leave it empty.")
         if not self.consent:
-            errors["consent"] = "Please read the text and tick the box to agree."
+            errors["consent"] = N_("Please read the text and tick the box to agree.")
         elif self.consent_version != consent_version:
-            errors["consent"] = "The text you agreed to has changed. Please read it again."
+            errors["consent"] = N_("The text you agreed to has changed. Please read it again.")
         return day
 
     def _day(self) -> date | None:
@@ -83,17 +84,17 @@ class SignupForm:
         try:
             return date.fromisoformat(self.day)
         except ValueError:
-            self.errors["day"] = "Please enter the date as year, month and day."
+            self.errors["day"] = N_("Please enter the date as year, month and day.")
             return None
 
 
 SUBSCRIBE_ERRORS = {  # the service's own checks, for what the form could not see
-    "address": ("email", "This email address does not look right. Please check it."),
+    "address": ("email", N_("This email address does not look right. Please check it.")),
     "municipality": (
         "municipality",
-        "We do not know this municipality code. Please check it, or leave it empty.",
+        N_("We do not know this municipality code. Please check it, or leave it empty."),
     ),  # noqa: E501
-    "variant": ("variant", "Please choose how the messages are written."),
+    "variant": ("variant", N_("Please choose how the messages are written.")),
 }
 
 
@@ -121,7 +122,7 @@ async def signup(request: Request, site: SiteDep) -> HTMLResponse:
     locale = choose_locale(request, asked=str(form_data.get("lang") or ""))
     form = SignupForm.read(form_data)
     if not site.pages.csrf_ok(request, form_data):
-        form.errors["form"] = "This form has expired. Please check it and send it again."
+        form.errors["form"] = N_("This form has expired. Please check it and send it again.")
         return signup_form(request, site, form, locale, status_code=403)
     settings, at = site.runtime.settings, now(request)
     day = form.check(
@@ -138,7 +139,7 @@ async def signup(request: Request, site: SiteDep) -> HTMLResponse:
         )  # fmt: skip
     except subscriptions.SubscribeError as error:
         for problem in error.problems:
-            name, msgid = SUBSCRIBE_ERRORS.get(problem, ("day", "Please check the date."))
+            name, msgid = SUBSCRIBE_ERRORS.get(problem, ("day", N_("Please check the date.")))
             form.errors[name] = msgid
         return signup_form(request, site, form, locale, status_code=422)
     problem = await send_signup_mail(request, site, signed, form.email, locale, at)
@@ -178,29 +179,29 @@ async def send_signup_mail(
     )  # fmt: skip
     if channel is None:
         log.error("no email channel: the confirmation mail cannot be sent")
-        return "form", "We could not send the mail just now. Please try again a little later."
+        return "form", N_("We could not send the mail just now. Please try again a little later.")
     result = await channel.send(envelope)
     if result.status is SendStatus.SENT:
         return None
     log.warning("sign-up mail not sent: %s", result.status)  # the detail may name the address
     if result.status is SendStatus.GONE:
-        return "email", "Mail to this address cannot be delivered. Please check it."
-    return "form", "We could not send the mail just now. Please try again a little later."
+        return "email", N_("Mail to this address cannot be delivered. Please check it.")
+    return "form", N_("We could not send the mail just now. Please try again a little later.")
 
 
-CONFIRM_SUBJECT = "Please confirm your sign-up to Kizuna"
+CONFIRM_SUBJECT = N_("Please confirm your sign-up to Kizuna")
 CONFIRM_LINES = (
-    "Thank you for signing up to Kizuna.",
-    "To start the messages, open this link and press the button:",
+    N_("Thank you for signing up to Kizuna."),
+    N_("To start the messages, open this link and press the button:"),
     None,  # the link
-    "If you did not sign up, please ignore this mail. Nothing more will be sent.",
+    N_("If you did not sign up, please ignore this mail. Nothing more will be sent."),
 )
-ALREADY_SUBJECT = "You are already signed up to Kizuna"
+ALREADY_SUBJECT = N_("You are already signed up to Kizuna")
 ALREADY_LINES = (
-    "Someone, perhaps you, asked to sign up this address to Kizuna. It is signed up already.",
-    "To see or change your settings, open this link:",
+    N_("Someone, perhaps you, asked to sign up this address to Kizuna. It is signed up already."),
+    N_("To see or change your settings, open this link:"),
     None,
-    "If this was not you, please ignore this mail.",
+    N_("If this was not you, please ignore this mail."),
 )
 
 
