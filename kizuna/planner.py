@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from kizuna.core.catalog import AUDIENCES_BY_ROLE, Catalog, Role
+from kizuna.core.due import DueDates, due_dates_for
 from kizuna.core.stage import stage_of_child
 
 
@@ -52,6 +53,7 @@ class PlanScope:
     default_timezone: str
     timezone: str | None = None  # only subscribers whose effective time zone is this
     child_id: int | None = None  # only this child's followers (after a date change)
+    dates: DueDates | None = None  # only children whose dates can make a message due
 
 
 class PlanStore(Protocol):
@@ -141,7 +143,10 @@ def plan_day(
     scope: PlanScope | None = None,
 ) -> PlanSummary:
     """Plan `local_date` for every active follower in scope, in batches; again adds nothing."""
-    scope = scope or PlanScope(default_timezone=options.default_timezone)
+    scope = replace(
+        scope or PlanScope(default_timezone=options.default_timezone),
+        dates=due_dates_for(catalog.timings(), local_date),
+    )
     summary = PlanSummary()
     after_id = 0
     while rows := store.follows_to_plan(after_id=after_id, limit=options.batch_size, scope=scope):

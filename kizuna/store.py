@@ -66,6 +66,14 @@ class SqlStore:
             query = query.where(sa.func.coalesce(zone, scope.default_timezone) == scope.timezone)
         if scope.child_id is not None:
             query = query.where(f.child_id == scope.child_id)
+        if scope.dates is not None:
+            query = query.where(
+                sa.or_(
+                    c.due_date.in_(scope.dates.due_dates),
+                    c.birth_date.in_(scope.dates.birth_dates),
+                    c.loss_date.in_(scope.dates.loss_dates),
+                )
+            )
         with self._tx() as connection:
             return [FollowRow(*row) for row in connection.execute(query)]
 

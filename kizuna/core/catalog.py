@@ -184,6 +184,9 @@ class Catalog:
             by_id = self._index.setdefault(message.at, {})
             by_id.setdefault(message.id, {})[message.variant] = message
 
+    def timings(self) -> set[Timing]:
+        return set(self._index)
+
     def ids(self) -> set[str]:
         return {message.id for message in self.messages}
 
