@@ -54,6 +54,7 @@ class PlanScope:
     timezone: str | None = None  # only subscribers whose effective time zone is this
     child_id: int | None = None  # only this child's followers (after a date change)
     dates: DueDates | None = None  # only children whose dates can make a message due
+    after_follow_id: int = 0  # only follows newer than this (those who joined since)
 
 
 class PlanStore(Protocol):
@@ -148,7 +149,7 @@ def plan_day(
         dates=due_dates_for(catalog.timings(), local_date),
     )
     summary = PlanSummary()
-    after_id = 0
+    after_id = scope.after_follow_id
     while rows := store.follows_to_plan(after_id=after_id, limit=options.batch_size, scope=scope):
         after_id = rows[-1].follow_id
         batch = [d for row in rows if (d := delivery_for(row, catalog, local_date, options))]

@@ -20,7 +20,7 @@ from kizuna.db import create_engine, upgrade
 from kizuna.dispatcher import Dispatcher, DispatchOptions, DispatchSummary
 from kizuna.i18n import Catalogs
 from kizuna.mail import MailComposer, MailLinks, SenderIdentity
-from kizuna.planner import PlanOptions, PlanSummary, plan_day
+from kizuna.planner import PlanOptions, PlanScope, PlanSummary, plan_day, zone
 from kizuna.store import SqlStore
 from kizuna.tokens import Tokens
 
@@ -171,6 +171,24 @@ def dispatch_options(settings: Settings) -> DispatchOptions:
 def plan(runtime: Runtime, local_date: date, *, now: datetime) -> PlanSummary:
     store = SqlStore(runtime.engine)
     return plan_day(store, runtime.catalog, local_date, plan_options(runtime.settings), now=now)
+
+
+def plan_child(runtime: Runtime, child_id: int, *, now: datetime) -> PlanSummary:
+    """Plan today (in each follower's time zone) for one child's followers: after a
+    registration or a date change, today's message need not wait for tomorrow."""
+    store = SqlStore(runtime.engine)
+    settings = runtime.settings
+    total = PlanSummary()
+    for timezone in store.timezones(default=settings.timezone, child_id=child_id):
+        today = now.astimezone(zone(timezone)).date()
+        scope = PlanScope(settings.timezone, timezone=timezone, child_id=child_id)
+        summary = plan_day(
+            store, runtime.catalog, today, plan_options(settings), now=now, scope=scope
+        )
+        total.followers += summary.followers
+        total.due += summary.due
+        total.planned += summary.planned
+    return total
 
 
 def plan_dry_run(runtime: Runtime, local_date: date, *, now: datetime) -> PlanSummary:

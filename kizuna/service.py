@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from kizuna.channels.base import Channels
 from kizuna.dispatcher import Dispatcher, DispatchSummary
 from kizuna.planner import PlanScope, PlanSummary, plan_day
-from kizuna.runtime import Runtime, dispatch_options, plan_options
+from kizuna.runtime import Runtime, dispatch_options, plan_child, plan_options
 from kizuna.store import SqlStore
 from kizuna.web.health import ServiceStatus
 
@@ -54,6 +54,7 @@ class Service:
             self._store, runtime.catalog, channels, options, clock=lambda: self._clock()
         )
         self._planned: dict[str, date] = {}  # time zone -> last local date planned here
+        self._seen_follow_id = 0  # follows up to this one were there at the last planning
         self._scheduler: AsyncIOScheduler | None = None
         self._running: set[asyncio.Task] = set()
 
@@ -67,6 +68,7 @@ class Service:
         as it begins. Returns the dates planned per time zone.
         """
         settings = self.runtime.settings
+        newest = self._store.last_follow_id()
         done: dict[str, list[date]] = {}
         for timezone in self._store.timezones(default=settings.timezone):
             today = now.astimezone(ZoneInfo(timezone)).date()
@@ -74,18 +76,22 @@ class Service:
             start = today - timedelta(days=settings.stale_after_days) if first is None else first
             days = [start + timedelta(days=n) for n in range((today - start).days + 1)]
             days = [day for day in days if first is None or day > first]
+            scope = PlanScope(settings.timezone, timezone=timezone)
             for day in days:
-                self._plan(day, PlanScope(settings.timezone, timezone=timezone), now)
+                self._plan(day, scope, now)
             if days:
                 done[timezone] = days
+            else:  # those who joined since the last run get today's message today
+                self._plan(today, replace(scope, after_follow_id=self._seen_follow_id), now)
             self._planned[timezone] = today
+        self._seen_follow_id = newest
         return done
 
     def replan_child(self, child_id: int, now: datetime) -> PlanSummary:
         """After a date change: plan today again for the child's followers, from the new dates."""
-        settings = self.runtime.settings
-        today = now.astimezone(ZoneInfo(settings.timezone)).date()
-        return self._plan(today, PlanScope(settings.timezone, child_id=child_id), now)
+        summary = plan_child(self.runtime, child_id, now=now)
+        self.status.metrics.record_plan(summary)
+        return summary
 
     def _plan(self, day: date, scope: PlanScope, now: datetime) -> PlanSummary:
         rt = self.runtime

@@ -77,10 +77,14 @@ class SqlStore:
         with self._tx() as connection:
             return [FollowRow(*row) for row in connection.execute(query)]
 
-    def timezones(self, *, default: str) -> list[str]:
+    def last_follow_id(self) -> int:
+        with self._tx() as connection:
+            return connection.execute(sa.select(sa.func.max(FOLLOW.c.id))).scalar() or 0
+
+    def timezones(self, *, default: str, child_id: int | None = None) -> list[str]:
         """The effective time zones of active subscribers (theirs, their municipality's, else
-        the deployment's)."""
-        s, m = SUBSCRIBER.c, MUNICIPALITY.c
+        the deployment's), of all or of one child's followers."""
+        s, m, f = SUBSCRIBER.c, MUNICIPALITY.c, FOLLOW.c
         zone = sa.func.coalesce(s.timezone, m.timezone, default)
         query = (
             sa.select(zone)
@@ -88,6 +92,8 @@ class SqlStore:
             .where(s.status == SubscriberStatus.ACTIVE)
             .distinct()
         )
+        if child_id is not None:
+            query = query.where(s.id.in_(sa.select(f.subscriber_id).where(f.child_id == child_id)))
         with self._tx() as connection:
             return sorted(row[0] for row in connection.execute(query))
 

@@ -173,3 +173,12 @@ def test_jobs_run_under_the_scheduler_and_report_health(service):
     assert len(service.recorder.seen) == 1
     assert service.status.scheduler_running is False
     assert set(service.status.last_success) == {"plan", "dispatch"}
+
+
+def test_who_joins_after_the_days_planning_gets_todays_message_at_the_next_run(service):
+    subscribe(service, 1, birth_date=D("2026-11-15"))
+    service.plan_due(utc("2026-11-22T01:00"))  # the 22nd is planned
+    late = utc("2026-11-22T03:00")
+    subscribe(service, 2, birth_date=D("2026-11-15"), now=late)  # joins at noon
+    assert service.plan_due(utc("2026-11-22T03:05")) == {}  # no new day…
+    assert sorted(row[0] for row in deliveries(service)) == [1, 2]  # …but today for #2
