@@ -136,3 +136,23 @@ class Delivery(SQLModel, table=True):
     skip_reason: str | None = None
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class LineConversation(SQLModel, table=True):
+    """Where a LINE user who has not registered yet is in the registration conversation."""
+
+    __tablename__ = "line_conversation"
+
+    user_id: str = Field(primary_key=True, max_length=64)  # personal data: never logged
+    step: str = Field(max_length=32)
+    data: str = "{}"  # JSON: the answers so far
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class LineWebhookEvent(SQLModel, table=True):
+    """A handled webhook event id: LINE redelivers, and each event is processed once."""
+
+    __tablename__ = "line_webhook_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))

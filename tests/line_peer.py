@@ -27,6 +27,7 @@ class PeerState:
     quota: int | None = None  # monthly limit; None: unlimited
     accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body
     answers: list[tuple[str | None, int]] = field(default_factory=list)  # (retry key, status)
+    replies: list[dict] = field(default_factory=list)  # reply bodies, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pushes_to(self, user: str) -> list[dict]:
@@ -69,9 +70,11 @@ class Handler(BaseHTTPRequestHandler):
         key = self.headers.get("X-Line-Retry-Key")
         if self.headers.get("Authorization") != f"Bearer {state.token}":
             return self._reply(401, {"message": "Authentication failed"}, key)
+        body = json.loads(raw)
+        if self.path == "/v2/bot/message/reply":
+            return self._answer_reply(body)
         if self.path != "/v2/bot/message/push":
             return self._reply(404, {"message": "Not found"}, key)
-        body = json.loads(raw)
         problem = invalid_push(body)
         if problem:
             return self._reply(400, {"message": problem}, key)
@@ -96,6 +99,18 @@ class Handler(BaseHTTPRequestHandler):
         sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
                 for _ in body["messages"]]  # fmt: skip
         return self._reply(200, {"sentMessages": sent}, key)
+
+    def _answer_reply(self, body: dict) -> None:
+        messages = body.get("messages")
+        if (
+            not body.get("replyToken")
+            or not isinstance(messages, list)
+            or not 1 <= len(messages) <= 5
+        ):
+            return self._reply(400, {"message": "invalid reply"})
+        with self.server.state.lock:
+            self.server.state.replies.append(body)
+        return self._reply(200, {"sentMessages": [{"id": "1", "quoteToken": "q"}] * len(messages)})
 
 
 def invalid_push(body: dict) -> str | None:

@@ -11,6 +11,7 @@ from linebot.v3.messaging import (
     AsyncMessagingApi,
     Configuration,
     PushMessageRequest,
+    ReplyMessageRequest,
 )
 from linebot.v3.messaging.exceptions import ApiException
 
@@ -70,6 +71,19 @@ class LineChannel:
             return classify(error.status, error.body)
         except (TimeoutError, aiohttp.ClientError) as error:
             # The push may or may not have been accepted: the retry key makes a retry safe.
+            return SendResult(SendStatus.RETRY, f"no answer: {type(error).__name__}")
+        return SendResult(SendStatus.SENT)
+
+    async def reply(self, reply_token: str, messages: list[dict]) -> SendResult:
+        """Answer a webhook event (replies are free and need no retry key)."""
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
+        try:
+            await self._messaging().reply_message_with_http_info(
+                request, _request_timeout=self._timeout
+            )
+        except ApiException as error:
+            return classify(error.status, error.body)
+        except (TimeoutError, aiohttp.ClientError) as error:
             return SendResult(SendStatus.RETRY, f"no answer: {type(error).__name__}")
         return SendResult(SendStatus.SENT)
 

@@ -56,6 +56,15 @@ class LineOutbox:
             return SendResult(SendStatus.RETRY, f"outbox write failed: {error.strerror}")
         return SendResult(SendStatus.SENT)
 
+    async def reply(self, reply_token: str, messages: list[dict]) -> SendResult:
+        """A webhook reply as `<dir>/line/replies/<n>.json` (the reply token is not a name)."""
+        replies = self.directory / "replies"
+        number = len(list(replies.glob("*.json"))) + 1 if replies.is_dir() else 1
+        record = {"replyToken": reply_token, "messages": messages}
+        data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
+        atomic_write(replies / f"{number}.json", data)
+        return SendResult(SendStatus.SENT)
+
     async def close(self) -> None:
         return None
 

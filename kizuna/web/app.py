@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from kizuna.channels.base import Channels
+from kizuna.i18n import Catalogs
+from kizuna.line_bot import LineBot
 from kizuna.runtime import Runtime
-from kizuna.web import health, signup
+from kizuna.web import health, line_webhook, signup
 
 
 def create_app(
@@ -25,6 +27,8 @@ def create_app(
     app.state.runtime = runtime
     app.state.channels = channels or Channels()
     app.state.status = status or health.ServiceStatus()
+    app.state.line_bot = LineBot(runtime, Catalogs(runtime.settings.locales_dir))
     app.include_router(health.router)
     app.include_router(signup.router)
+    app.include_router(line_webhook.router)
     return app

@@ -1,0 +1,202 @@
+"""The LINE registration bot: a short conversation, text commands, and life events.
+
+Every reply text comes from the UI catalogs (`locales/`), in the reader's variant. The bot
+turns one webhook event into reply message objects and the changes it makes; the webhook
+route handles signatures, de-duplication and sending the replies.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from kizuna import subscriptions
+from kizuna.core.stage import add_months
+from kizuna.core.status import ChannelName, SubscriberStatus
+from kizuna.i18n import Catalogs, format_day
+from kizuna.line_commands import Commands
+from kizuna.line_conversation import ConversationStore
+from kizuna.line_events import VARIANT_LOCALE, BotEvent, date_picker, parse_date, postback
+from kizuna.models import Subscriber
+from kizuna.runtime import Runtime, plan_child
+
+
+class LineBot(Commands):
+    """Conversation and commands over the database, replies in the reader's language."""
+
+    def __init__(self, runtime: Runtime, catalogs: Catalogs) -> None:
+        self.runtime = runtime
+        self.catalogs = catalogs
+        self.conversations = ConversationStore(runtime.engine)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _subscriber(self, user_id: str) -> Subscriber | None:
+        with sa.orm.Session(self.runtime.engine) as session:
+            return session.scalars(
+                sa.select(Subscriber).where(
+                    Subscriber.channel == ChannelName.LINE, Subscriber.address == user_id
+                )
+            ).first()
+
+    def _text(self, locale: str, msgid: str, quick: list[dict] | None = None, **values) -> dict:
+        message = {"type": "text", "text": self.catalogs.gettext(locale, msgid, **values)}
+        if quick:
+            message["quickReply"] = {"items": quick}
+        return message
+
+    def _t(self, locale: str, msgid: str) -> str:
+        return self.catalogs.gettext(locale, msgid)
+
+    def _today(self, now: datetime) -> date:
+        return subscriptions.local_today(now, self.runtime.settings.timezone)
+
+    # -- events ------------------------------------------------------------------------------
+
+    def handle(self, event: BotEvent, now: datetime) -> list[dict]:
+        """The replies to one event (possibly none), after making its changes."""
+        subscriber = self._subscriber(event.user_id)
+        locale = VARIANT_LOCALE.get(subscriber.variant, "ja") if subscriber else "ja"
+        if event.kind == "unfollow":
+            if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
+                subscriptions.stop(self.runtime.engine, subscriber_id=subscriber.id,
+                                   reason="unfollow", now=now)  # fmt: skip
+            self.conversations.clear(event.user_id)
+            return []  # a blocked account cannot receive a reply
+        if event.kind == "follow":
+            return self._follow(event, subscriber, locale)
+        if event.kind == "postback":
+            return self._postback(event, subscriber, locale, now)
+        return self._command(event, subscriber, locale, now)
+
+    def _follow(self, event: BotEvent, subscriber: Subscriber | None, locale: str) -> list[dict]:
+        if subscriber is not None and subscriber.status != SubscriberStatus.ACTIVE:
+            resume = postback(self._t(locale, "Resume"), a="resume")
+            return [self._text(locale, "Welcome back. Shall we resume your messages?", [resume])]
+        if subscriber is not None:
+            return [self._text(locale, "Welcome back. Your messages continue as before.")]
+        return self._start(locale)
+
+    def _start(self, locale: str) -> list[dict]:
+        quick = [
+            postback(self._t(locale, "I am pregnant"), a="kind", v="pregnant"),
+            postback(self._t(locale, "Raising a child"), a="kind", v="child"),
+        ]
+        return [
+            self._text(
+                locale,
+                "Welcome to Kizuna. We send short messages for your stage of "
+                "pregnancy and your child's growth.",
+            ),  # fmt: skip
+            self._text(locale, "privacy-notice"),
+            self._text(locale, "Are you pregnant, or raising a child?", quick),
+        ]
+
+    def _ask_date(self, locale: str, kind: str, today: date) -> list[dict]:
+        if kind == "pregnant":
+            low, high = today - timedelta(days=14), today + timedelta(days=300)
+            label, initial = self._t(locale, "Choose the due date"), today + timedelta(days=140)
+            picker = date_picker(label, initial, low, high, a="date", v="due")
+            return [self._text(locale, "When is your due date?", [picker])]
+        low = add_months(today, -18 * 12) + timedelta(days=1)
+        picker = date_picker(self._t(locale, "Choose the birth date"), today, low, today,
+                             a="date", v="birth")  # fmt: skip
+        return [self._text(locale, "When was your child born?", [picker])]
+
+    # -- the registration conversation --------------------------------------------------------
+
+    def _postback(
+        self, event: BotEvent, subscriber: Subscriber | None, locale: str, now: datetime
+    ) -> list[dict]:
+        action, value = event.data.get("a"), event.data.get("v", "")
+        conversation = self.conversations.get(event.user_id)
+        if subscriber is None:
+            return self._register(event, action, value, conversation, now)
+        return self._life_event(event, subscriber, action, value, locale, now)
+
+    def _register(self, event, action, value, conversation, now) -> list[dict]:
+        data = dict(conversation.data)
+        locale = VARIANT_LOCALE.get(data.get("variant", "ja"), "ja")
+        today = self._today(now)
+        if action == "kind" and value in ("pregnant", "child"):
+            self.conversations.save(event.user_id, "date", {"kind": value}, now=now)
+            return self._ask_date(locale, value, today)
+        if action == "date" and event.date is not None and "kind" in data:
+            field_name = "due_date" if data["kind"] == "pregnant" else "birth_date"
+            problems = subscriptions.check_dates(
+                event.date if field_name == "due_date" else None,
+                event.date if field_name == "birth_date" else None, today)  # fmt: skip
+            if problems:
+                return [self._text(locale, "That date cannot be right: please choose it again."),
+                        *self._ask_date(locale, data["kind"], today)]  # fmt: skip
+            data[field_name] = event.date.isoformat()
+            self.conversations.save(event.user_id, "variant", data, now=now)
+            return [self._variant_question(locale)]
+        if action == "variant" and value in VARIANT_LOCALE and "kind" in data:
+            data["variant"] = value
+            self.conversations.save(event.user_id, "municipality", data, now=now)
+            skip = postback(self._t(value, "Skip"), a="skip")
+            return [self._text(value, "If your city or town gave you a 6-digit code, send it "
+                                      "now. Otherwise tap Skip.", [skip])]  # fmt: skip
+        if action == "skip" and "variant" in data:
+            return self._confirm(event.user_id, data, now)
+        if action == "confirm" and "variant" in data:
+            return self._subscribe(event.user_id, data, now)
+        return self._start(locale)  # anything else, or "restart": begin again
+
+    def _variant_question(self, locale: str) -> dict:
+        quick = [postback("標準の日本語", a="variant", v="ja"),
+                 postback("やさしい日本語", a="variant", v="ja-easy")]  # fmt: skip
+        return self._text(locale, "Which Japanese would you like to read?", quick)
+
+    def _confirm(self, user_id: str, data: dict, now: datetime) -> list[dict]:
+        self.conversations.save(user_id, "confirm", data, now=now)
+        locale = VARIANT_LOCALE[data["variant"]]
+        day = date.fromisoformat(data.get("due_date") or data["birth_date"])
+        msgid = "Due date: %(date)s" if "due_date" in data else "Birth date: %(date)s"
+        quick = [postback(self._t(locale, "Register"), a="confirm"),
+                 postback(self._t(locale, "Start again"), a="restart")]  # fmt: skip
+        return [self._text(locale, msgid, date=format_day(day, locale)),
+                self._text(locale, "Shall we register you with this?", quick)]  # fmt: skip
+
+    def _subscribe(self, user_id: str, data: dict, now: datetime) -> list[dict]:
+        locale = VARIANT_LOCALE[data["variant"]]
+        request = subscriptions.SubscribeRequest(
+            channel="line", address=user_id, variant=data["variant"],
+            due_date=parse_date(data.get("due_date")),
+            birth_date=parse_date(data.get("birth_date")),
+            municipality_code=data.get("municipality"), consent_version="line-privacy-2026-11",
+        )  # fmt: skip
+        try:
+            done = subscriptions.subscribe(
+                self.runtime.engine, request, variants=self.runtime.variants(),
+                default_timezone=self.runtime.settings.timezone, now=now)  # fmt: skip
+        except subscriptions.SubscribeError:
+            self.conversations.clear(user_id)
+            return [self._text(locale, "Something was not right: let us start again."),
+                    *self._start(locale)]  # fmt: skip
+        with self.runtime.engine.begin() as connection:
+            connection.execute(sa.update(Subscriber).where(Subscriber.id == done.subscriber_id)
+                               .values(locale=locale))  # fmt: skip
+        self.conversations.clear(user_id)
+        plan_child(self.runtime, done.child_id, now=now)  # today's message need not wait
+        return [self._text(locale, "You are registered. Your first message comes soon."),
+                self._help(locale)]  # fmt: skip
+
+    def municipality_text(self, user_id: str, text: str, now: datetime) -> list[dict] | None:
+        """During registration, a typed municipality code; None when not in that step."""
+        conversation = self.conversations.get(user_id)
+        if conversation.step != "municipality":
+            return None
+        locale = VARIANT_LOCALE.get(conversation.data.get("variant", "ja"), "ja")
+        code = unicodedata.normalize("NFKC", text).strip()
+        with self.runtime.engine.connect() as connection:
+            known = connection.execute(
+                sa.text("SELECT 1 FROM municipality WHERE code = :code"), {"code": code}
+            ).first()
+        if not known:
+            skip = postback(self._t(locale, "Skip"), a="skip")
+            return [self._text(locale, "We do not know that code. Check it, or tap Skip.", [skip])]
+        return self._confirm(user_id, {**conversation.data, "municipality": code}, now)
