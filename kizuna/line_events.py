@@ -8,14 +8,16 @@ from datetime import date
 from urllib.parse import parse_qs, urlencode
 
 COMMANDS = {
+    # A loss is looked for first: a message that mentions a birth and a loss must never be
+    # answered with congratulations.
+    "loss": ("流産", "りゅうざん", "死産", "しざん", "亡くなりました",
+             "あかちゃんがなくなりました", "お別れ", "おわかれ", "miscarriage", "stillbirth"),
     "stop": ("停止", "とめる", "ていし", "配信停止", "stop"),
     "resume": ("再開", "さいかい", "resume"),
     "help": ("ヘルプ", "へるぷ", "使い方", "つかいかた", "help"),
-    "variant": ("言葉", "ことば", "言語", "げんご", "やさしい日本語", "にほんご"),
-    "due": ("予定日", "よていび", "日付", "ひづけ", "予定日変更"),
-    "birth": ("生まれました", "うまれました", "産まれました", "出産しました"),
-    "loss": ("流産", "りゅうざん", "死産", "しざん", "赤ちゃんが亡くなりました",
-             "あかちゃんがなくなりました", "お別れ", "おわかれ"),
+    "variant": ("言葉", "ことば", "言語", "げんご", "やさしい日本語", "にほんご", "language"),
+    "due": ("予定日", "よていび", "日付", "ひづけ", "予定日変更", "due date"),
+    "birth": ("生まれました", "うまれました", "産まれました", "出産しました", "born"),
 }  # fmt: skip
 VARIANT_LOCALE = {"ja": "ja", "ja-easy": "ja-easy"}
 
@@ -62,9 +64,10 @@ def parse_date(text: str | None) -> date | None:
 
 
 def command_of(text: str) -> str | None:
-    normalized = unicodedata.normalize("NFKC", text).strip().lower()
+    """The command a text asks for: full-width forms, case and spaces do not matter."""
+    normalized = "".join(unicodedata.normalize("NFKC", text).lower().split())
     for command, words in COMMANDS.items():
-        if any(word.lower() in normalized for word in words):
+        if any("".join(word.lower().split()) in normalized for word in words):
             return command
     return None
 

@@ -210,3 +210,23 @@ def test_loss_stops_everything_gently_and_support_is_opt_in(server, peer):
     post(server, postback("a=support&v=yes"))
     with engine.connect() as connection:
         assert connection.execute(sa.select(Follow.loss_support)).scalar() is True
+
+
+@pytest.mark.parametrize(
+    ("words", "command"),
+    [
+        ("生まれました！", "birth"),
+        ("うまれました", "birth"),
+        ("生まれましたが、亡くなりました。流産ではなく死産です", "loss"),  # never congratulations
+        ("あかちゃんが なくなりました", "loss"),
+        ("配信停止", "stop"),
+        ("ＳＴＯＰ", "stop"),  # full-width letters, normalised
+        ("さいかい", "resume"),
+        ("やさしい日本語にしたい", "variant"),
+        ("こんにちは", None),
+    ],
+)
+def test_commands_in_both_wordings(words, command):
+    from kizuna.line_events import command_of
+
+    assert command_of(words) == command
