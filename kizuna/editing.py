@@ -13,7 +13,7 @@ from kizuna.content import (
     check_reviews,
     message_files,
 )
-from kizuna.core.catalog import AgeBasis, Audience, Message, Timing, parse_at
+from kizuna.core.catalog import AgeBasis, Audience, Catalog, Message, Timing, parse_at
 from kizuna.core.stage import Track
 from kizuna.front_matter import compose_file
 
@@ -49,6 +49,12 @@ def read_targets(targets: list[Path], *, across: bool = True) -> Checked:
         checked.messages.extend(messages)
         checked.problems.extend(found)
     return checked
+
+
+def loose_catalog(root: Path, fallbacks: dict[str, list[str]]) -> Catalog:
+    """Every message that parses: a preview need not wait for unrelated files to be fixed."""
+    messages, _ = check_files(message_files(root), root=root)
+    return Catalog(messages=messages, fallbacks={v: tuple(c) for v, c in fallbacks.items()})
 
 
 def validate(targets: list[Path]) -> Checked:

@@ -88,10 +88,8 @@ def _record(path: Path, approval: Approval) -> Path | None:
     body = split_front_matter(text)[1]  # the body exactly as the loader hashes it
     record = {
         "reviewer": approval.reviewer, "role": str(approval.role), "date": approval.on,
-        "content_hash": content_hash(body),
+        "content_hash": content_hash(body), "note": approval.note,
     }  # fmt: skip
-    if approval.note:
-        record["note"] = approval.note
     reviews = list(read_fields(parts).get("reviews") or [])
     same = ("reviewer", "role", "content_hash")
     if any(all(r.get(k) == record[k] for k in same) for r in reviews):

@@ -26,7 +26,8 @@ class PeerState:
     delay_seconds: float = 0.0  # every push answers this late (a busy API)
     quota: int | None = None  # monthly limit; None: unlimited
     accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body
-    answers: list[tuple[str | None, int]] = field(default_factory=list)  # (retry key, status)
+    # (retry key, status) of every answer to a push request
+    answers: list[tuple[str | None, int]] = field(default_factory=list)
     replies: list[dict] = field(default_factory=list)  # reply bodies, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -48,8 +49,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-line-request-id", str(uuid.uuid4()))
         self.end_headers()
         self.wfile.write(data)
-        with self.server.state.lock:
-            self.server.state.answers.append((key, status))
+        if self.path == "/v2/bot/message/push":
+            with self.server.state.lock:
+                self.server.state.answers.append((key, status))
 
     def do_GET(self) -> None:
         state = self.server.state

@@ -33,6 +33,7 @@ ARGS = [
 ]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "web-journey"
 PHONE = {"width": 390, "height": 844}
+NO_LIST_UNSUBSCRIBE = "no List-Unsubscribe: kizuna/dispatcher.py must fill Envelope.subscriber_id"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/(confirm|unsubscribe|manage)/[A-Za-z0-9_.-]+")
 
 pytestmark = pytest.mark.skipif(
@@ -132,6 +133,7 @@ def journey(p, page, base, mailbox, runtime, today, due, now):
     arrived = mailbox.wait_for(3)
     first = next(a.mail for a in arrived[1:] if a.rcpt_tos == ["parent@example.com"])
     assert first["Subject"] == "見出し"  # the fixture library's pregnancy-12w0d
+    assert first["List-Unsubscribe"], NO_LIST_UNSUBSCRIBE
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     one_click = first["List-Unsubscribe"].split(",")[0].strip("<> ")
     assert urlsplit(one_click).path.startswith("/unsubscribe/")

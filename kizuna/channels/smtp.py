@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -101,7 +102,8 @@ class SmtpEmail:
         loop = asyncio.get_running_loop()
         if self._slots is None or loop is not self._loop:
             for client in self._idle:
-                client.close()
+                with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                    client.close()
             self._idle = []
             self._slots = asyncio.Semaphore(self._options.pool_size)
             self._loop = loop

@@ -185,4 +185,4 @@ async def report_loss(request: Request, token: str, child_id: int, site: SiteDep
     subscriptions.set_loss_support(
         site.runtime.engine, subscriber_id=manage.subscriber_id, child_id=child_id, on=support
     )
-    return notice(request, site, manage.locale, "loss", back=manage.here)
+    return notice(request, site, manage.locale, "loss", back=manage.here, here=manage.here)

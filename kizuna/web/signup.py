@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup, escape
+from markupsafe import escape
 
 from kizuna import subscriptions
 from kizuna.channels.base import Envelope
@@ -227,7 +227,7 @@ def mail_envelope(
     )
     return Envelope(
         delivery_id=0, idempotency_key=str(uuid.uuid4()), channel=ChannelName.EMAIL,
-        address=address, title=pages.text(locale, subject), text=text, html=Markup(html),
+        address=address, title=pages.text(locale, subject), text=text, html=html,
         created_at=at, subscriber_id=subscriber_id, locale=locale,
     )  # fmt: skip
 
