@@ -103,11 +103,16 @@ class SqlStore:
              "next_attempt_at": d.due_at, "created_at": now}
             for d in deliveries
         ]  # fmt: skip
-        # RETURNING counts what was new on every database (executemany's rowcount is -1 on
+        # RETURNING tells what was new on every database (executemany's rowcount is -1 on
         # psycopg); rows that met a conflict return nothing.
-        statement = self._insert().on_conflict_do_nothing().returning(DELIVERY.c.id)
+        statement = self._insert().on_conflict_do_nothing().returning(DELIVERY.c.idempotency_key)
         with self._tx() as connection:
-            return len(connection.execute(statement, rows).all())
+            added = set(connection.execute(statement, rows).scalars())
+            if len(added) < len(rows):
+                _note_already_sent(
+                    connection, [r for r in rows if r["idempotency_key"] not in added]
+                )
+        return len(added)
 
     # -- dispatching ------------------------------------------------------------------------
 
@@ -213,6 +218,26 @@ class SqlStore:
         )
         with self._tx() as connection:
             return connection.execute(statement).rowcount
+
+
+def _note_already_sent(connection: sa.Connection, conflicts: list[dict]) -> None:
+    """A message due again after a date change was sent before: it is not sent twice, and
+    the skip is recorded on the delivery that went out."""
+    d = DELIVERY.c
+    statement = (
+        DELIVERY.update()
+        .where(
+            d.subscriber_id == sa.bindparam("s"), d.child_id == sa.bindparam("c"),
+            d.message_id == sa.bindparam("m"), d.local_date != sa.bindparam("day"),
+            d.status == DeliveryStatus.SENT,
+        )
+        .values(skip_reason=sa.bindparam("reason"))
+    )  # fmt: skip
+    connection.execute(statement, [
+        {"s": r["subscriber_id"], "c": r["child_id"], "m": r["message_id"],
+         "day": r["local_date"], "reason": f"due again on {r['local_date']}: not sent twice"}
+        for r in conflicts
+    ])  # fmt: skip
 
 
 def _first_try(through_local_date: date) -> sa.ColumnElement[bool]:

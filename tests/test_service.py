@@ -142,8 +142,12 @@ def test_due_date_correction_never_resends(service):
     service.replan_child(done.child_id, utc("2026-11-23T15:00"))
     asyncio.run(service.dispatch_due(utc("2026-11-23T23:00")))
     assert len(service.recorder.seen) == 1
-    assert [row[1:4] for row in deliveries(service)][0] == (
-        "pregnancy-12w0d", D("2026-11-23"), "sent")  # fmt: skip
+    assert deliveries(service)[0][1:] == (
+        "pregnancy-12w0d",
+        D("2026-11-23"),
+        "sent",
+        "due again on 2026-11-24: not sent twice",
+    )
 
 
 def test_birth_report_moves_to_the_child_track_without_resending(service):
