@@ -36,5 +36,9 @@ def alembic_config(engine: sa.Engine) -> Config:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the schema up to date; every entry point calls this before its work."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema up to date; every entry point calls this before its work.
+
+    "heads": migrations written on parallel branches all apply (a merge revision may join
+    them later), so a second head never stops a deployment.
+    """
+    command.upgrade(alembic_config(engine), "heads")

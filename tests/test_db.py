@@ -26,9 +26,9 @@ def test_upgrade_is_repeatable(tmp_path):
     upgrade(engine)
     upgrade(engine)
     with engine.connect() as connection:
-        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    assert version == head
+        versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+        versions = set(versions)
+    assert versions == set(ScriptDirectory.from_config(alembic_config(engine)).get_heads())
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys(engine):
