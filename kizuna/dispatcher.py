@@ -40,6 +40,7 @@ class Claimed:
     municipality_name: str
     receives_local_info: bool
     consecutive_failures: int = 0
+    locale: str = "ja"  # the subscriber's UI language: mail footers and links
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +301,8 @@ class Dispatcher:
         rendered = self._renderer.render(message, context)
         return Envelope(
             delivery_id=claimed.delivery_id,
+            subscriber_id=claimed.subscriber_id,
+            locale=claimed.locale,
             idempotency_key=claimed.idempotency_key,
             channel=channel,
             address=claimed.address,

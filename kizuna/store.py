@@ -263,7 +263,7 @@ def _claimed_query(ids: list[int]) -> sa.Select:
             d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
             d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
             sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
-            s.consecutive_failures,
+            s.consecutive_failures, s.locale,
         )
         .select_from(
             DELIVERY.join(SUBSCRIBER)

@@ -365,7 +365,15 @@ def confirm(engine: sa.Engine, *, subscriber_id: int, now: datetime) -> bool:
             .values(status=SubscriberStatus.ACTIVE, status_reason="confirmed by the link in "
                     "the confirmation mail", status_changed_at=now)
         )  # fmt: skip
-        return updated.rowcount == 1
+        if updated.rowcount != 1:
+            return False
+        # Someone enrolled from a municipality's list consents here, by confirming.
+        connection.execute(
+            table.update()
+            .where(table.c.id == subscriber_id, table.c.consent_at.is_(None))
+            .values(consent_at=now)
+        )
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,3 +52,35 @@ def test_gettext_fills_values_and_falls_back_to_ja():
 )
 def test_dates_in_each_locales_form(locale, text):
     assert format_day(date(2026, 11, 22), locale) == text
+
+
+KEYWORDS = {"_": None, "gettext": (2,), "_t": (2,), "_text": (2,), "N_": None}
+
+
+def used_ids() -> dict[str, str]:
+    """Every message id the code and templates ask for (pybabel's own extraction)."""
+    from babel.messages.extract import extract_from_dir
+
+    root = Path(__file__).resolve().parent.parent / "kizuna"
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    found = {}
+    for filename, _line, msgid, _comments, _context in extract_from_dir(
+        str(root), method_map, keywords=KEYWORDS, options_map={"templates/**.html": {}}
+    ):
+        if isinstance(msgid, str) and msgid:
+            found.setdefault(msgid, filename)
+    return found
+
+
+def test_the_extraction_sees_code_and_templates():
+    ids = used_ids()
+    assert "Are you pregnant, or raising a child?" in ids  # LINE bot
+    assert "Please check your mail" in ids  # a page template
+
+
+@pytest.mark.parametrize("path", po_files(), ids=lambda p: p.parent.parent.name)
+def test_every_id_the_code_uses_is_translated(path):
+    with path.open("rb") as handle:
+        translated = {m.id for m in read_po(handle) if m.id and m.string}
+    missing = {msgid: where for msgid, where in used_ids().items() if msgid not in translated}
+    assert missing == {}
