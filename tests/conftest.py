@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,3 +120,52 @@ def any_engine(request, tmp_path):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "line-openapi" / "messaging-api.strict.yml"
+PRISM = Path(os.environ.get("KIZUNA_PRISM_DIR", Path.home() / ".cache" / "kizuna-prism"))
+PRISM_BIN = PRISM / "node_modules" / ".bin" / "prism"
+
+
+@pytest.fixture(scope="session")
+def line_peer_session():
+    from line_peer import LinePeer
+
+    with LinePeer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def prism(line_peer_session):
+    """Prism in proxy mode with LINE's official spec in front of the peer: every request the
+    suite sends to LINE is validated against it (422 when invalid). None where unavailable."""
+    from pg import free_port
+
+    if not SPEC.is_file() or not PRISM_BIN.is_file():
+        yield None
+        return
+    port = free_port()
+    process = subprocess.Popen(
+        [str(PRISM_BIN), "proxy", "-h", "127.0.0.1", "-p", str(port), "--errors", str(SPEC),
+         line_peer_session.url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # readiness, polled
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def peer(line_peer_session, prism):
+    """The LINE peer, reset; its `api_url` goes through Prism where Prism is available."""
+    line_peer_session.reset()
+    line_peer_session.api_url = prism or line_peer_session.url
+    yield line_peer_session

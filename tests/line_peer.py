@@ -26,6 +26,7 @@ class PeerState:
     delay_seconds: float = 0.0  # every push answers this late (a busy API)
     quota: int | None = None  # monthly limit; None: unlimited
     accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body
+    sent: dict[str, list[dict]] = field(default_factory=dict)  # retry key -> sentMessages
     # (retry key, status) of every answer to a push request
     answers: list[tuple[str | None, int]] = field(default_factory=list)
     replies: list[dict] = field(default_factory=list)  # reply bodies, in order
@@ -84,22 +85,23 @@ class Handler(BaseHTTPRequestHandler):
             detail = {"message": "invalid user", "property": "to"}
             return self._reply(400, {"message": "The request body has 1 error(s)",
                                      "details": [detail]}, key)  # fmt: skip
+        sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
+                for _ in body["messages"]]  # fmt: skip
         with state.lock:
             fault = state.faults.popleft() if state.faults else None
             seen = key is not None and key in state.accepted
             if fault in (None, "slow-accept") and not seen and key is not None:
                 state.accepted[key] = body
+                state.sent[key] = sent
         if fault in ("429", "500"):
             return self._reply(int(fault), {"message": "injected"}, key)
-        if seen:
+        if seen:  # as LINE does: 409 with the messages the first request sent
             return self._reply(409, {"message": "The retry key is already accepted",
-                                     "sentMessages": []}, key)  # fmt: skip
+                                     "sentMessages": state.sent[key]}, key)  # fmt: skip
         if fault == "slow-accept":
             time.sleep(state.slow_seconds)  # the peer is slow; the client's timeout fires first
         elif state.delay_seconds:
             time.sleep(state.delay_seconds)
-        sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
-                for _ in body["messages"]]  # fmt: skip
         return self._reply(200, {"sentMessages": sent}, key)
 
     def _answer_reply(self, body: dict) -> None:
@@ -134,7 +136,11 @@ class LinePeer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = PeerState()
+        self.api_url = self.url  # where clients send requests: the peer, or Prism in front
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def reset(self) -> None:
+        self.state = PeerState()
 
     def handle_error(self, request, client_address) -> None:
         # A client killed mid-request (the kill -9 tests do that on purpose) is not an error.

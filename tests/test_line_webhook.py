@@ -17,7 +17,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from line_peer import LinePeer
 
 from kizuna.channels.base import Channels
 from kizuna.channels.line import LineChannel
@@ -34,21 +33,15 @@ TODAY = datetime.now(ZoneInfo("Asia/Tokyo")).date()
 
 
 @pytest.fixture
-def peer():
-    with LinePeer() as running:
-        yield running
-
-
-@pytest.fixture
 def server(settings: Settings, peer):
     """The real app on a real port, its LINE channel pointed at the peer."""
     settings = Settings(**{
         **settings.model_dump(), "line_channel_secret": SECRET,
-        "line_channel_access_token": peer.state.token, "line_api_url": peer.url,
+        "line_channel_access_token": peer.state.token, "line_api_url": peer.api_url,
         "line_backend": "api"})  # fmt: skip
     runtime = open_runtime(settings)
     channels = Channels()
-    line = LineChannel(access_token=peer.state.token, api_url=peer.url, timeout_seconds=5)
+    line = LineChannel(access_token=peer.state.token, api_url=peer.api_url, timeout_seconds=5)
     channels.register(line)
     channels.register(EmailOutbox(settings.outbox_dir, mail_composer(settings)))
     app = create_app(runtime, channels=channels)

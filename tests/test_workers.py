@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from line_peer import LinePeer
 
 from kizuna import subscriptions
 from kizuna.content import load_catalog
@@ -60,13 +59,13 @@ def database(request, tmp_path, messages_dir):
     engine.dispose()
 
 
-def worker_env(url: str, peer: LinePeer, messages_dir: Path, tmp_path: Path) -> dict[str, str]:
+def worker_env(url: str, peer, messages_dir: Path, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
         "KIZUNA_DATABASE_URL": url,
         "KIZUNA_MESSAGES_DIR": str(messages_dir),
         "KIZUNA_LINE_CHANNEL_ACCESS_TOKEN": peer.state.token,
-        "KIZUNA_LINE_API_URL": peer.url,
+        "KIZUNA_LINE_API_URL": peer.api_url,
         "KIZUNA_EMAIL_BACKEND": "outbox",
         "KIZUNA_OUTBOX_DIR": str(tmp_path / "outbox"),
         "KIZUNA_CLAIM_SECONDS": "2",
@@ -93,32 +92,31 @@ def keys(engine) -> set[str]:
 
 
 def test_kill_9_at_several_points_loses_nothing_and_sends_nothing_twice(
-    database, messages_dir, tmp_path
+    database, messages_dir, tmp_path, peer
 ):
     url, engine = database
-    with LinePeer() as peer:
-        peer.state.delay_seconds = 0.03  # slow enough that a kill lands mid-run
-        env = worker_env(url, peer, messages_dir, tmp_path)
-        for accepted in (5, 20, 40):
-            process = start(env)
-            wait_for(lambda n=accepted: len(peer.state.accepted) >= n, what=f"{accepted} pushes")
-            process.send_signal(signal.SIGKILL)  # no chance to record what it sent
-            process.wait(timeout=10)
+    peer.state.delay_seconds = 0.03  # slow enough that a kill lands mid-run
+    env = worker_env(url, peer, messages_dir, tmp_path)
+    for accepted in (5, 20, 40):
         process = start(env)
-        try:
-            wait_for(lambda: all_sent(engine), what="every delivery to be recorded as sent")
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=30) == 0, process.stderr.read()
-        recipients = sorted(body["to"] for body in peer.state.accepted.values())
-        accepted = set(peer.state.accepted)
+        wait_for(lambda n=accepted: len(peer.state.accepted) >= n, what=f"{accepted} pushes")
+        process.send_signal(signal.SIGKILL)  # no chance to record what it sent
+        process.wait(timeout=10)
+    process = start(env)
+    try:
+        wait_for(lambda: all_sent(engine), what="every delivery to be recorded as sent")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, process.stderr.read()
+    recipients = sorted(body["to"] for body in peer.state.accepted.values())
+    accepted = set(peer.state.accepted)
     assert accepted == keys(engine)  # zero lost: every delivery's key was accepted
     # Zero duplicates: every resend after a kill reused its key (LINE answered 409), so no
     # user received a second push under a new key.
     assert recipients == sorted(f"U{n:032x}" for n in range(COUNT))
 
 
-def test_two_workers_on_postgresql_drain_one_outbox_once(postgres, messages_dir, tmp_path):
+def test_two_workers_on_postgresql_drain_one_outbox_once(postgres, messages_dir, tmp_path, peer):
     url = postgres.new_database()
     engine = create_engine(url)
     upgrade(engine)
@@ -132,18 +130,17 @@ def test_two_workers_on_postgresql_drain_one_outbox_once(postgres, messages_dir,
                                 default_timezone="Asia/Tokyo", now=now)  # fmt: skip
     options = PlanOptions(allow_unreviewed=False, default_timezone="Asia/Tokyo", default_hour=0)
     plan_day(SqlStore(engine), load_catalog(messages_dir), today, options, now=now)
-    with LinePeer() as peer:
-        peer.state.delay_seconds = 0.01
-        env = {**worker_env(url, peer, messages_dir, tmp_path), "KIZUNA_CLAIM_SECONDS": "300"}
-        workers = [start(env), start(env)]
-        try:
-            wait_for(lambda: all_sent(engine), what="both workers to drain the outbox")
-        finally:
-            for process in workers:
-                process.send_signal(signal.SIGTERM)
-            codes = [process.wait(timeout=30) for process in workers]
-        answers = [status for _, status in peer.state.answers]
-        accepted = set(peer.state.accepted)
+    peer.state.delay_seconds = 0.01
+    env = {**worker_env(url, peer, messages_dir, tmp_path), "KIZUNA_CLAIM_SECONDS": "300"}
+    workers = [start(env), start(env)]
+    try:
+        wait_for(lambda: all_sent(engine), what="both workers to drain the outbox")
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=30) for process in workers]
+    answers = [status for _, status in peer.state.answers]
+    accepted = set(peer.state.accepted)
     assert codes == [0, 0]
     assert accepted == keys(engine)
     assert answers == [200] * COUNT  # no delivery was ever claimed by both
