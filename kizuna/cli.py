@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from kizuna import subscriptions
 from kizuna.cli_messages import messages_app
+from kizuna.cli_municipality import municipality_app
+from kizuna.cli_support import DateOption, console, errors
+from kizuna.cli_support import settings as settings_from_environment
 from kizuna.config import ConfigurationError, Settings
 from kizuna.content import CatalogError
 from kizuna.core.stage import Stage, stage_of_child
@@ -35,20 +37,8 @@ children_app = typer.Typer(help="Life events of a child: birth and loss.", no_ar
 app.add_typer(db_app, name="db")
 app.add_typer(children_app, name="children")
 app.add_typer(messages_app, name="messages")
-console = Console()
-errors = Console(stderr=True)
-
-DateOption = Annotated[date | None, typer.Option(formats=["%Y-%m-%d"], metavar="YYYY-MM-DD")]
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            name = "KIZUNA_" + str(problem["loc"][0]).upper()
-            errors.print(f"[red]configuration[/red] {name}: {problem['msg']}")
-        raise typer.Exit(2) from None
+app.add_typer(municipality_app, name="municipality")
+load_settings = settings_from_environment
 
 
 def runtime(settings: Settings) -> Runtime:

@@ -114,15 +114,20 @@ def test_classify(status, body, expected):
     assert classify(status, body).status is expected
 
 
-def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine, messages_dir):
-    catalog = load_catalog(messages_dir)
-    for n in range(12):
+def planned_pushes(engine, messages_dir, count: int):
+    """`count` LINE subscribers at 12w0d on 2026-11-22, planned; returns (catalog, day)."""
+    catalog, day = load_catalog(messages_dir), date(2026, 11, 22)
+    for n in range(count):
         subscriptions.subscribe(
             engine, subscriptions.SubscribeRequest("line", f"U{n:032x}", due_date=date(2027, 6, 6)),
             variants={"ja", "ja-easy"}, default_timezone="Asia/Tokyo", now=NOW,
         )  # fmt: skip
-    day = date(2026, 11, 22)
     plan_day(SqlStore(engine), catalog, day, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    return catalog, day
+
+
+def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine, messages_dir):
+    catalog, day = planned_pushes(engine, messages_dir, 12)
     peer.state.faults.extend(["429", "500", "slow-accept", "500", "slow-accept", "429"])
     peer.state.slow_seconds = 1.0
     options = DispatchOptions(worker="w", allow_unreviewed=False, batch_size=5, concurrency=4)
@@ -158,14 +163,7 @@ def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine,
 def test_a_run_beyond_the_monthly_quota_says_so_and_keeps_the_rest_planned(
     peer, engine, messages_dir
 ):
-    catalog = load_catalog(messages_dir)
-    for n in range(8):
-        subscriptions.subscribe(
-            engine, subscriptions.SubscribeRequest("line", f"U{n:032x}", due_date=date(2027, 6, 6)),
-            variants={"ja", "ja-easy"}, default_timezone="Asia/Tokyo", now=NOW,
-        )  # fmt: skip
-    day = date(2026, 11, 22)
-    plan_day(SqlStore(engine), catalog, day, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    catalog, day = planned_pushes(engine, messages_dir, 8)
     peer.state.quota = 5
 
     async def run():

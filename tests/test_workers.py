@@ -35,6 +35,23 @@ def wait_for(condition, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def seed(url: str, messages_dir: Path) -> None:
+    """COUNT LINE subscribers, each with a child 7 days old, and their deliveries due now."""
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("Asia/Tokyo")).date()
+    for n in range(COUNT):
+        request = subscriptions.SubscribeRequest(
+            "line", f"U{n:032x}", birth_date=today - timedelta(days=7)
+        )
+        subscriptions.subscribe(engine, request, variants={"ja", "ja-easy"},
+                                default_timezone="Asia/Tokyo", now=now)  # fmt: skip
+    options = PlanOptions(allow_unreviewed=False, default_timezone="Asia/Tokyo", default_hour=0)
+    planned = plan_day(SqlStore(engine), load_catalog(messages_dir), today, options, now=now)
+    assert planned.planned == COUNT
+    engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request, tmp_path, messages_dir):
     """A database with COUNT deliveries due now, each to its own LINE subscriber."""
@@ -44,17 +61,7 @@ def database(request, tmp_path, messages_dir):
         url = request.getfixturevalue("postgres").new_database()
     engine = create_engine(url)
     upgrade(engine)
-    now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo("Asia/Tokyo")).date()
-    for n in range(COUNT):
-        request_ = subscriptions.SubscribeRequest(
-            "line", f"U{n:032x}", birth_date=today - timedelta(days=7)
-        )
-        subscriptions.subscribe(engine, request_, variants={"ja", "ja-easy"},
-                                default_timezone="Asia/Tokyo", now=now)  # fmt: skip
-    options = PlanOptions(allow_unreviewed=False, default_timezone="Asia/Tokyo", default_hour=0)
-    planned = plan_day(SqlStore(engine), load_catalog(messages_dir), today, options, now=now)
-    assert planned.planned == COUNT
+    seed(url, messages_dir)
     yield url, engine
     engine.dispose()
 
@@ -120,16 +127,7 @@ def test_two_workers_on_postgresql_drain_one_outbox_once(postgres, messages_dir,
     url = postgres.new_database()
     engine = create_engine(url)
     upgrade(engine)
-    now = datetime.now(UTC)
-    today = now.astimezone(ZoneInfo("Asia/Tokyo")).date()
-    for n in range(COUNT):
-        request_ = subscriptions.SubscribeRequest(
-            "line", f"U{n:032x}", birth_date=today - timedelta(days=7)
-        )
-        subscriptions.subscribe(engine, request_, variants={"ja", "ja-easy"},
-                                default_timezone="Asia/Tokyo", now=now)  # fmt: skip
-    options = PlanOptions(allow_unreviewed=False, default_timezone="Asia/Tokyo", default_hour=0)
-    plan_day(SqlStore(engine), load_catalog(messages_dir), today, options, now=now)
+    seed(url, messages_dir)
     peer.state.delay_seconds = 0.01
     env = {**worker_env(url, peer, messages_dir, tmp_path), "KIZUNA_CLAIM_SECONDS": "300"}
     workers = [start(env), start(env)]
