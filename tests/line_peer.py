@@ -22,7 +22,7 @@ class PeerState:
     token: str = "test-token"
     unknown_users: set[str] = field(default_factory=set)
     faults: deque[str] = field(default_factory=deque)  # "429", "500", "slow-accept"
-    slow_seconds: float = 2.0
+    slow_seconds: float = 6.0
     delay_seconds: float = 0.0  # every push answers this late (a busy API)
     quota: int | None = None  # monthly limit; None: unlimited
     accepted: dict[str, dict] = field(default_factory=dict)  # retry key -> push body

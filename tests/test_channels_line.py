@@ -29,7 +29,9 @@ def envelope(key: str = "0f8fad5b-d9cb-469f-a165-70867728950e", to: str = USER) 
 
 
 def channel(peer, **kw) -> LineChannel:
-    return LineChannel(access_token="test-token", api_url=peer.api_url, timeout_seconds=0.5, **kw)
+    # Generous for a loaded CI machine with Prism in the path; the "slow-accept" fault makes
+    # the peer answer later than this, so that the client times out after LINE accepted.
+    return LineChannel(access_token="test-token", api_url=peer.api_url, timeout_seconds=3, **kw)
 
 
 def send(peer, *envelopes, **kw):
@@ -66,7 +68,7 @@ def test_faults_ask_for_a_retry_and_the_retry_is_accepted_once(peer, fault, stat
 
 def test_accepted_then_timeout_then_409(peer):
     peer.state.faults.append("slow-accept")
-    peer.state.slow_seconds = 2.0
+    peer.state.slow_seconds = 6.0
     first, second = send(peer, envelope(), envelope())
     assert first.status is SendStatus.RETRY and "no answer" in first.detail
     assert second.status is SendStatus.SENT and "409" in second.detail
@@ -129,7 +131,7 @@ def planned_pushes(engine, messages_dir, count: int):
 def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine, messages_dir):
     catalog, day = planned_pushes(engine, messages_dir, 12)
     peer.state.faults.extend(["429", "500", "slow-accept", "500", "slow-accept", "429"])
-    peer.state.slow_seconds = 1.0
+    peer.state.slow_seconds = 6.0
     options = DispatchOptions(worker="w", allow_unreviewed=False, batch_size=5, concurrency=4)
     now = NOW
     for _ in range(10):
