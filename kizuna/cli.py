@@ -14,6 +14,7 @@ from rich.console import Console
 from kizuna import subscriptions
 from kizuna.cli_messages import messages_app
 from kizuna.cli_municipality import municipality_app
+from kizuna.cli_subscribers import audit_log, subscribers_app
 from kizuna.cli_support import DateOption, console, errors
 from kizuna.cli_support import settings as settings_from_environment
 from kizuna.config import ConfigurationError, Settings
@@ -38,6 +39,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(children_app, name="children")
 app.add_typer(messages_app, name="messages")
 app.add_typer(municipality_app, name="municipality")
+app.add_typer(subscribers_app, name="subscribers")
+app.command("audit")(audit_log)
 load_settings = settings_from_environment
 
 

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     line_api_url: str = "https://api.line.me"
     line_timeout_seconds: float = Field(default=10.0, gt=0)
     line_rate_per_second: float = Field(default=1000.0, gt=0, le=2000)  # LINE allows 2,000
+    line_bot_id: str | None = None  # the bot's basic id (@…), for municipalities' LINE links
+    invitation_days: int = Field(default=90, ge=1)  # a LINE invitation code from a resident list
     # Email over SMTP: chosen by KIZUNA_EMAIL_BACKEND=smtp, or by setting KIZUNA_SMTP_HOST.
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 25, 587 or 465 by TLS
@@ -87,6 +89,10 @@ class Settings(BaseSettings):
     sender_postal_address: str = ""
     sender_contact: str = ""  # where enquiries go: an email address, a phone number or a URL
     unsubscribe_mailto: str | None = None  # the List-Unsubscribe mailbox; None: KIZUNA_MAIL_FROM
+    # Privacy: how long data is kept (the privacy notice names these periods).
+    retention_days: int = Field(default=90, ge=1)  # after a subscriber stops or is gone
+    delivery_retention_days: int = Field(default=400, ge=30)  # then only daily counts remain
+    pending_days: int = Field(default=7, ge=1)  # an unconfirmed sign-up, a half-done LINE chat
 
     @field_validator("timezone")
     @classmethod

@@ -13,11 +13,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    # hide_parameters: bound values (addresses, dates) never appear in logged statements or
+    # in database errors, which end up in logs.
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

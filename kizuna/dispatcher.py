@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -14,12 +14,14 @@ from jinja2 import TemplateError
 
 from kizuna.channels.base import Channels, Envelope, SendResult
 from kizuna.core.catalog import Catalog, Message
+from kizuna.core.local_info import local_info
 from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus, SubscriberStatus
-from kizuna.rendering import RenderContext, Renderer
+from kizuna.rendering import RenderContext, Rendered, Renderer
 
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 6 * 3600
 QUOTA_WAIT = timedelta(hours=1)  # a delivery over the monthly quota waits, planned
+RENDERED_KEPT = 4096  # a day's deliveries share a few thousand texts (BENCHMARKS.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class Claimed:
     receives_local_info: bool
     consecutive_failures: int = 0
     locale: str = "ja"  # the subscriber's UI language: mail footers and links
+    municipality_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class DispatchStore(Protocol):
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
 
     def skip_stale(self, *, due_before: datetime, reason: str) -> int: ...
+
+    def local_info(self, codes: set[str]) -> dict[str, dict[str, str]]:
+        """Each municipality's local information, every key present ("" when not given)."""
+        ...
 
     def count_due(self, *, now: datetime, through_local_date: date | None, channel: str) -> int: ...
 
@@ -161,12 +168,14 @@ class Dispatcher:
         self._channels = channels
         self._options = options
         self._renderer = renderer or Renderer()
+        self._rendered: dict[tuple, Rendered] = {}
         self._rng = rng or random.Random()
         self._stopping = False
         # With a clock, each batch is claimed at the time it is claimed: a long run must not
         # hand out claims that are already expired. Without one, `now` is used throughout.
         self._clock = clock
         self._budget: dict[str, int] = {}
+        self._local: dict[str, dict[str, str]] = {}  # the batch's municipalities' local info
 
     def stop(self) -> None:
         """Claim nothing more; the batch in flight is finished and recorded."""
@@ -188,7 +197,7 @@ class Dispatcher:
             )
             summary.counts[DeliveryStatus.SKIPPED] += skipped
         self._budget = await self._quota_budget(now, through_local_date, summary)
-        limit = asyncio.Semaphore(options.concurrency)
+        recording: asyncio.Future | None = None
         while not self._stopping:
             now = max(now, self._clock()) if self._clock is not None else now
             batch = await asyncio.to_thread(
@@ -201,12 +210,34 @@ class Dispatcher:
             )
             if not batch:
                 break
-            outcomes = list(await asyncio.gather(*(self._send_one(c, now, limit) for c in batch)))
-            await asyncio.to_thread(self._store.record, outcomes, worker=options.worker, now=now)
+            codes = {c.municipality_code for c in batch if c.municipality_code}
+            self._local = await asyncio.to_thread(self._store.local_info, codes) if codes else {}
+            outcomes = await self._send_batch(batch, now)
+            if recording is not None:
+                await recording
+            # Recorded while the next batch is claimed and sent; one record at a time, and
+            # the last is awaited before returning.
+            recording = asyncio.ensure_future(
+                asyncio.to_thread(self._store.record, outcomes, worker=options.worker, now=now)
+            )
             for outcome in outcomes:
                 summary.counts[outcome.status] += 1
                 summary.outcomes.append(outcome)
+        if recording is not None:
+            await recording
         return summary
+
+    async def _send_batch(self, batch: list[Claimed], now: datetime) -> list[Outcome]:
+        """Send a batch with `concurrency` senders taking deliveries in order."""
+        outcomes: list[Outcome] = [None] * len(batch)  # type: ignore[list-item]
+        todo = iter(enumerate(batch))
+
+        async def sender() -> None:
+            for n, claimed in todo:  # one shared iterator: each delivery is taken once
+                outcomes[n] = await self._send_one(claimed, now)
+
+        await asyncio.gather(*(sender() for _ in range(min(self._options.concurrency, len(batch)))))
+        return outcomes
 
     async def _quota_budget(
         self, now: datetime, through_local_date: date | None, summary: DispatchSummary
@@ -249,7 +280,7 @@ class Dispatcher:
             next_attempt_at=now + QUOTA_WAIT, error="monthly quota reached",
         )  # fmt: skip
 
-    async def _send_one(self, claimed: Claimed, now: datetime, limit: asyncio.Semaphore) -> Outcome:
+    async def _send_one(self, claimed: Claimed, now: datetime) -> Outcome:
         skip = self._skip_reason(claimed)
         if skip is not None:
             return Outcome(
@@ -270,8 +301,7 @@ class Dispatcher:
             except TemplateError as error:  # validation should have caught it; never crash a run
                 result = SendResult(SendStatus.FAILED, f"render failed: {error}")
             else:
-                async with limit:
-                    result = await channel.send(envelope)
+                result = await channel.send(envelope)
         return decide(claimed, result, now=now, options=self._options, rng=self._rng)
 
     def _message(self, claimed: Claimed) -> Message:
@@ -297,8 +327,9 @@ class Dispatcher:
             nickname=claimed.nickname,
             # Local details can reveal where a child lives: only for followers allowed them.
             municipality_name=claimed.municipality_name if claimed.receives_local_info else "",
+            local=self._local_for(claimed),
         )
-        rendered = self._renderer.render(message, context)
+        rendered = self._render(message, context)
         return Envelope(
             delivery_id=claimed.delivery_id,
             subscriber_id=claimed.subscriber_id,
@@ -311,3 +342,27 @@ class Dispatcher:
             html=rendered.html,
             created_at=now,
         )
+
+    def _local_for(self, claimed: Claimed) -> dict[str, str]:
+        if claimed.receives_local_info and claimed.municipality_code in self._local:
+            return self._local[claimed.municipality_code]
+        return local_info()  # every key "", so templates fall back to general wording
+
+    def _render(self, message: Message, context: RenderContext) -> Rendered:
+        """Render, or reuse the rendering of the same message with the same variables: a
+        template sees nothing else (sandboxed, no clock), and rendering costs more than a push."""
+        key = (message.id, message.variant, *map(_hashable, map(context.__getattribute__, CONTEXT)))
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = self._renderer.render(message, context)
+            if len(self._rendered) >= RENDERED_KEPT:
+                del self._rendered[next(iter(self._rendered))]  # the oldest
+            self._rendered[key] = rendered
+        return rendered
+
+
+CONTEXT = tuple(f.name for f in fields(RenderContext))  # everything a template can see
+
+
+def _hashable(value: object) -> object:
+    return tuple(value.items()) if isinstance(value, dict) else value

@@ -1,6 +1,6 @@
 """The LINE registration bot: a short conversation, text commands, and life events.
 
-Every reply text comes from the UI catalogs (`locales/`), in the reader's variant. The bot
+Every reply text comes from the UI catalogs (`locales/`), in the reader's language. The bot
 turns one webhook event into reply message objects and the changes it makes; the webhook
 route handles signatures, de-duplication and sending the replies.
 """
@@ -12,18 +12,29 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from kizuna import subscriptions
+from kizuna import enrollment, subscriptions
+from kizuna.consent import LINE_NOTICE, consent_version, notice_values
+from kizuna.core.municipality_code import InvalidCode, normalize_code
+from kizuna.core.ruby import ruby_to_text
 from kizuna.core.stage import add_months
 from kizuna.core.status import ChannelName, SubscriberStatus
-from kizuna.i18n import Catalogs, format_day
+from kizuna.i18n import Catalogs, default_variant, format_day
 from kizuna.line_commands import Commands
 from kizuna.line_conversation import ConversationStore
-from kizuna.line_events import VARIANT_LOCALE, BotEvent, date_picker, parse_date, postback
+from kizuna.line_events import (
+    VARIANT_LOCALE,
+    BotEvent,
+    conversation_locale,
+    date_picker,
+    parse_date,
+    postback,
+)
+from kizuna.line_language import LanguageChoice, reply_locale
 from kizuna.models import Subscriber
 from kizuna.runtime import Runtime, plan_child
 
 
-class LineBot(Commands):
+class LineBot(Commands, LanguageChoice):
     """Conversation and commands over the database, replies in the reader's language."""
 
     def __init__(self, runtime: Runtime, catalogs: Catalogs) -> None:
@@ -42,13 +53,19 @@ class LineBot(Commands):
             ).first()
 
     def _text(self, locale: str, msgid: str, quick: list[dict] | None = None, **values) -> dict:
-        message = {"type": "text", "text": self.catalogs.gettext(locale, msgid, **values)}
+        message = {"type": "text", "text": self._t(locale, msgid, **values)}
         if quick:
             message["quickReply"] = {"items": quick}
         return message
 
-    def _t(self, locale: str, msgid: str) -> str:
-        return self.catalogs.gettext(locale, msgid)
+    def _t(self, locale: str, msgid: str, **values) -> str:
+        """Catalog text as LINE shows it: furigana marked ｜漢字《かんじ》 becomes 漢字(かんじ)."""
+        return ruby_to_text(self.catalogs.gettext(locale, msgid, **values))
+
+    def _consent_version(self, locale: str) -> str:
+        """Names the exact privacy notice shown: a change of wording makes a new version."""
+        words = self._t(locale, LINE_NOTICE, **notice_values(self.runtime.settings))
+        return consent_version("line", locale, words)
 
     def _today(self, now: datetime) -> date:
         return subscriptions.local_today(now, self.runtime.settings.timezone)
@@ -58,7 +75,10 @@ class LineBot(Commands):
     def handle(self, event: BotEvent, now: datetime) -> list[dict]:
         """The replies to one event (possibly none), after making its changes."""
         subscriber = self._subscriber(event.user_id)
-        locale = VARIANT_LOCALE.get(subscriber.variant, "ja") if subscriber else "ja"
+        if subscriber is not None:
+            locale = reply_locale(subscriber)
+        else:
+            locale = self._registering_locale(event.user_id)
         if event.kind == "unfollow":
             if subscriber is not None and subscriber.status == SubscriberStatus.ACTIVE:
                 subscriptions.stop(self.runtime.engine, subscriber_id=subscriber.id,
@@ -83,6 +103,7 @@ class LineBot(Commands):
         quick = [
             postback(self._t(locale, "I am pregnant"), a="kind", v="pregnant"),
             postback(self._t(locale, "Raising a child"), a="kind", v="child"),
+            self._language_button(locale),
         ]
         return [
             self._text(
@@ -90,7 +111,7 @@ class LineBot(Commands):
                 "Welcome to Kizuna. We send short messages for your stage of "
                 "pregnancy and your child's growth.",
             ),  # fmt: skip
-            self._text(locale, "privacy-notice"),
+            self._text(locale, LINE_NOTICE, **notice_values(self.runtime.settings)),
             self._text(locale, "Are you pregnant, or raising a child?", quick),
         ]
 
@@ -111,6 +132,8 @@ class LineBot(Commands):
         self, event: BotEvent, subscriber: Subscriber | None, locale: str, now: datetime
     ) -> list[dict]:
         action, value = event.data.get("a"), event.data.get("v", "")
+        if action == "locale":
+            return self._choose_locale(event.user_id, subscriber, value, now)
         conversation = self.conversations.get(event.user_id)
         if subscriber is None:
             return self._register(event, action, value, conversation, now)
@@ -118,10 +141,11 @@ class LineBot(Commands):
 
     def _register(self, event, action, value, conversation, now) -> list[dict]:
         data = dict(conversation.data)
-        locale = VARIANT_LOCALE.get(data.get("variant", "ja"), "ja")
+        locale = conversation_locale(data)
         today = self._today(now)
         if action == "kind" and value in ("pregnant", "child"):
-            self.conversations.save(event.user_id, "date", {"kind": value}, now=now)
+            kept = {name: data[name] for name in ("municipality", "locale") if name in data}
+            self.conversations.save(event.user_id, "date", {**kept, "kind": value}, now=now)
             return self._ask_date(locale, value, today)
         if action == "date" and event.date is not None and "kind" in data:
             field_name = "due_date" if data["kind"] == "pregnant" else "birth_date"
@@ -136,10 +160,13 @@ class LineBot(Commands):
             return [self._variant_question(locale)]
         if action == "variant" and value in VARIANT_LOCALE and "kind" in data:
             data["variant"] = value
+            if "municipality" in data:  # sent already, from the municipality's link
+                return self._confirm(event.user_id, data, now)
             self.conversations.save(event.user_id, "municipality", data, now=now)
-            skip = postback(self._t(value, "Skip"), a="skip")
-            return [self._text(value, "If your city or town gave you a 6-digit code, send it "
-                                      "now. Otherwise tap Skip.", [skip])]  # fmt: skip
+            locale = conversation_locale(data)
+            skip = postback(self._t(locale, "Skip"), a="skip")
+            return [self._text(locale, "If your city or town gave you a 6-digit code, send it "
+                                       "now. Otherwise tap Skip.", [skip])]  # fmt: skip
         if action == "skip" and "variant" in data:
             return self._confirm(event.user_id, data, now)
         if action == "confirm" and "variant" in data:
@@ -147,33 +174,43 @@ class LineBot(Commands):
         return self._start(locale)  # anything else, or "restart": begin again
 
     def _variant_question(self, locale: str) -> dict:
-        quick = [postback("標準の日本語", a="variant", v="ja"),
-                 postback("やさしい日本語", a="variant", v="ja-easy")]  # fmt: skip
+        """Standard or easy Japanese for the messages; the one that suits `locale` first."""
+        quick = [postback(self._t(locale, "Standard Japanese"), a="variant", v="ja"),
+                 postback(self._t(locale, "Easy Japanese"), a="variant", v="ja-easy")]  # fmt: skip
+        if default_variant(locale) == "ja-easy":
+            quick.reverse()
         return self._text(locale, "Which Japanese would you like to read?", quick)
 
     def _confirm(self, user_id: str, data: dict, now: datetime) -> list[dict]:
         self.conversations.save(user_id, "confirm", data, now=now)
-        locale = VARIANT_LOCALE[data["variant"]]
-        day = date.fromisoformat(data.get("due_date") or data["birth_date"])
-        msgid = "Due date: %(date)s" if "due_date" in data else "Birth date: %(date)s"
+        locale = conversation_locale(data)
+        day = date.fromisoformat(data.get("birth_date") or data["due_date"])
+        msgid = "Birth date: %(date)s" if "birth_date" in data else "Due date: %(date)s"
         quick = [postback(self._t(locale, "Register"), a="confirm"),
                  postback(self._t(locale, "Start again"), a="restart")]  # fmt: skip
         return [self._text(locale, msgid, date=format_day(day, locale)),
                 self._text(locale, "Shall we register you with this?", quick)]  # fmt: skip
 
     def _subscribe(self, user_id: str, data: dict, now: datetime) -> list[dict]:
-        locale = VARIANT_LOCALE[data["variant"]]
+        locale = conversation_locale(data)
         request = subscriptions.SubscribeRequest(
             channel="line", address=user_id, variant=data["variant"],
             due_date=parse_date(data.get("due_date")),
             birth_date=parse_date(data.get("birth_date")),
-            municipality_code=data.get("municipality"), consent_version="line-privacy-2026-11",
+            municipality_code=data.get("municipality"),
+            consent_version=self._consent_version(locale),
+            nickname=data.get("nickname"),
         )  # fmt: skip
+        options = {"variants": self.runtime.variants(), "now": now,
+                   "default_timezone": self.runtime.settings.timezone}  # fmt: skip
         try:
-            done = subscriptions.subscribe(
-                self.runtime.engine, request, variants=self.runtime.variants(),
-                default_timezone=self.runtime.settings.timezone, now=now)  # fmt: skip
-        except subscriptions.SubscribeError:
+            if "invitation" in data:
+                done = enrollment.subscribe_invited(
+                    self.runtime.engine, int(data["invitation"]), request, **options
+                )
+            else:
+                done = subscriptions.subscribe(self.runtime.engine, request, **options)
+        except (subscriptions.SubscribeError, enrollment.InvitationUnusable):
             self.conversations.clear(user_id)
             return [self._text(locale, "Something was not right: let us start again."),
                     *self._start(locale)]  # fmt: skip
@@ -186,17 +223,54 @@ class LineBot(Commands):
                 self._help(locale)]  # fmt: skip
 
     def municipality_text(self, user_id: str, text: str, now: datetime) -> list[dict] | None:
-        """During registration, a typed municipality code; None when not in that step."""
+        """During registration, a typed invitation code or municipality code, at any step;
+        None when the text is neither and no code was asked for."""
         conversation = self.conversations.get(user_id)
-        if conversation.step != "municipality":
+        locale = conversation_locale(conversation.data)
+        invitation = enrollment.read_code(text)
+        if invitation is not None:
+            return self._invited(user_id, invitation, conversation.data, now)
+        code = self._known_municipality(text)
+        if conversation.step == "municipality" and code is None:
+            skip = postback(self._t(locale, "Skip"), a="skip")
+            return [self._text(locale, "We do not know that code. Check it, or tap Skip.", [skip])]
+        if conversation.step == "municipality":
+            return self._confirm(user_id, {**conversation.data, "municipality": code}, now)
+        if code is None:
             return None
-        locale = VARIANT_LOCALE.get(conversation.data.get("variant", "ja"), "ja")
-        code = unicodedata.normalize("NFKC", text).strip()
+        # From a municipality's link, before the questions: remembered for the registration.
+        chosen = {"locale": conversation.data["locale"]} if "locale" in conversation.data else {}
+        self.conversations.save(user_id, "start", {**chosen, "municipality": code}, now=now)
+        return [self._text(locale, "Thank you. Your city or town is noted."), *self._start(locale)]
+
+    def _known_municipality(self, text: str) -> str | None:
+        try:
+            code = normalize_code(unicodedata.normalize("NFKC", text).strip())
+        except InvalidCode:
+            return None
         with self.runtime.engine.connect() as connection:
             known = connection.execute(
                 sa.text("SELECT 1 FROM municipality WHERE code = :code"), {"code": code}
             ).first()
-        if not known:
-            skip = postback(self._t(locale, "Skip"), a="skip")
-            return [self._text(locale, "We do not know that code. Check it, or tap Skip.", [skip])]
-        return self._confirm(user_id, {**conversation.data, "municipality": code}, now)
+        return code if known else None
+
+    def _invited(self, user_id: str, code: str, before: dict, now: datetime) -> list[dict]:
+        """A code from a municipality's resident list: the child's dates come with it; a
+        language chosen `before` stays."""
+        try:
+            invitation = enrollment.find_invitation(self.runtime.engine, code, now=now)
+        except enrollment.InvitationUnusable:
+            locale = conversation_locale(before)
+            return [self._text(locale, "This invitation code cannot be used. Check it, or "
+                                       "register step by step."), *self._start(locale)]  # fmt: skip
+        data = {"kind": "child" if invitation.birth_date else "pregnant",
+                "variant": invitation.variant, "municipality": invitation.municipality_code,
+                "invitation": str(invitation.id)}  # fmt: skip
+        for name in ("due_date", "birth_date"):
+            if getattr(invitation, name) is not None:
+                data[name] = getattr(invitation, name).isoformat()
+        if invitation.nickname:
+            data["nickname"] = invitation.nickname
+        if "locale" in before:
+            data["locale"] = before["locale"]
+        return self._confirm(user_id, data, now)

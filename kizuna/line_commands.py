@@ -1,5 +1,5 @@
-"""What a registered LINE subscriber can ask: stop, resume, help, language, dates, a birth,
-and — with particular care — a loss."""
+"""What a registered LINE subscriber can ask: stop, resume, help, the Japanese of the messages,
+the language of Kizuna, dates, a birth, and — with particular care — a loss."""
 
 from __future__ import annotations
 
@@ -9,23 +9,32 @@ import sqlalchemy as sa
 
 from kizuna import subscriptions
 from kizuna.core.status import SubscriberStatus
-from kizuna.line_events import command_of, date_picker, postback
-from kizuna.models import Follow, Subscriber
+from kizuna.i18n import JAPANESE_LOCALES, paired_locale
+from kizuna.line_events import command_of, date_picker, named_locale, postback
+from kizuna.line_privacy import PrivacyCommands
+from kizuna.models import Follow
 from kizuna.runtime import plan_child
 from kizuna.store import set_subscriber_status
 
 
-class Commands:
+class Commands(PrivacyCommands):
     """Mixed into LineBot: text commands and the postbacks they lead to."""
 
     def _help(self, locale: str) -> dict:
         return self._text(locale, "help-commands")
 
     def _command(self, event, subscriber, locale: str, now: datetime) -> list[dict]:
+        chosen = named_locale(event.text)
+        if chosen is not None:
+            return self._choose_locale(event.user_id, subscriber, chosen, now)
+        command = command_of(event.text)
+        if command == "locale":
+            return [self._language_menu(locale)]
+        if command == "erase":
+            return self._erase_question(subscriber, event.user_id, locale)
         if subscriber is None:
             typed = self.municipality_text(event.user_id, event.text, now)
             return typed if typed is not None else self._start(locale)
-        command = command_of(event.text)
         today = self._today(now)
         if command == "stop":
             subscriptions.stop(self.runtime.engine, subscriber_id=subscriber.id,
@@ -66,13 +75,15 @@ class Commands:
             ).scalar()
 
     def _life_event(self, event, subscriber, action, value, locale, now) -> list[dict]:
+        if action == "erase":
+            return self._erase_answer(subscriber, value == "yes", locale, now)
         if action == "resume":
             return self._resume(subscriber, locale, now)
-        if action == "variant" and value in ("ja", "ja-easy"):
-            with self.runtime.engine.begin() as connection:
-                connection.execute(sa.update(Subscriber).where(Subscriber.id == subscriber.id)
-                                   .values(variant=value, locale=value))  # fmt: skip
-            return [self._text(value, "Done: your messages come in this Japanese from now on.")]
+        if action == "variant" and value in JAPANESE_LOCALES:
+            locale = paired_locale(locale, value)  # Japanese replies follow the Japanese chosen
+            subscriptions.change_variant(self.runtime.engine, subscriber_id=subscriber.id,
+                                         variant=value, locale=locale)  # fmt: skip
+            return [self._text(locale, "Done: your messages come in this Japanese from now on.")]
         child_id = self._reportable_child(subscriber.id)
         if child_id is None:
             return [self._help(locale)]

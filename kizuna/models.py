@@ -47,6 +47,8 @@ class Municipality(SQLModel, table=True):
     timezone: str | None = None
     delivery_hour: int | None = None
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sender_label: str = ""  # how its messages are marked: 〇〇市より ("": the name + より)
+    contact: str = ""  # where residents' questions go: a desk, a phone number, a URL
 
 
 class Subscriber(SQLModel, table=True):
@@ -70,16 +72,20 @@ class Subscriber(SQLModel, table=True):
     status_changed_at: datetime | None = Field(default=None, sa_column=utc_column())
     consecutive_failures: int = 0
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # Set when the personal data was erased (kizuna.privacy): the row stays, holding no
+    # address, nickname or settings, so counts and old links' ids never point at someone new.
+    erased_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class Child(SQLModel, table=True):
     """A pregnancy or a child, shared by everyone who follows it."""
 
     id: int | None = Field(default=None, primary_key=True)
-    due_date: date | None = None
-    birth_date: date | None = None
+    # Indexed: planning selects children by these dates (kizuna.core.due).
+    due_date: date | None = Field(default=None, index=True)
+    birth_date: date | None = Field(default=None, index=True)
     status: str = Field(default=ChildStatus.EXPECTED, max_length=16)
-    loss_date: date | None = None
+    loss_date: date | None = Field(default=None, index=True)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
@@ -156,3 +162,99 @@ class LineWebhookEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+
+
+class MunicipalityToken(SQLModel, table=True):
+    """An API token of one municipality's systems; only its SHA-256 is kept."""
+
+    __tablename__ = "municipality_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True, max_length=6)
+    label: str = ""
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class MunicipalityLocalInfo(SQLModel, table=True):
+    """One value of a municipality's local information (keys: kizuna.core.local_info)."""
+
+    __tablename__ = "municipality_local_info"
+
+    municipality_code: str = Field(foreign_key="municipality.code", primary_key=True, max_length=6)
+    key: str = Field(primary_key=True, max_length=32)
+    value: str
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class LineInvitation(SQLModel, table=True):
+    """A personal, single-use code a municipality hands a resident to send to the LINE bot,
+    carrying the child's dates from the municipality's list. Only the code's SHA-256 is kept."""
+
+    __tablename__ = "line_invitation"
+    __table_args__ = (
+        # Re-importing a list adds nothing: the n-th row with the same content is the same row.
+        sa.UniqueConstraint(
+            "municipality_code", "fingerprint", "occurrence", name="uq_line_invitation_row"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True, max_length=6)
+    code_hash: str = Field(max_length=64, unique=True)
+    fingerprint: str = Field(max_length=64)
+    occurrence: int = 1
+    due_date: date | None = None  # personal data: never logged
+    birth_date: date | None = None
+    variant: str = Field(default="ja", max_length=16)
+    nickname: str | None = None
+    consent_date: date | None = None  # when the resident agreed, as the municipality recorded
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id")
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ConsentRecord(SQLModel, table=True):
+    """Consent given, withdrawn, and data erased: kept for the records after an erasure,
+    when the address is replaced by a keyed hash (kizuna.consent)."""
+
+    __tablename__ = "consent_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(index=True)  # no foreign key: the record outlives everything
+    channel: str = Field(max_length=16)
+    event: str = Field(max_length=16)  # ConsentEvent
+    version: str | None = None  # the notice agreed to (a `given` event)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    address_hash: str | None = Field(default=None, max_length=64, index=True)  # set on erasure
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to whose data, and when: exports, erasures, retention runs. Ids and
+    counts only, never personal data."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
+    actor: str = Field(max_length=120)  # operator:<name>, subscriber:<line|web>, retention
+    action: str = Field(max_length=32)
+    subscriber_id: int | None = Field(default=None, index=True)
+    detail: str = "{}"  # JSON: counts
+
+
+class DeliveryCount(SQLModel, table=True):
+    """Deliveries counted per day, channel, track, variant, status and municipality: what is
+    left of delivery rows once they are trimmed (retention) or their subscriber is erased."""
+
+    __tablename__ = "delivery_count"
+
+    day: date = Field(primary_key=True)
+    channel: str = Field(primary_key=True, max_length=16)
+    track: str = Field(primary_key=True, max_length=16)
+    variant: str = Field(primary_key=True, max_length=16)
+    status: str = Field(primary_key=True, max_length=16)
+    municipality_code: str = Field(primary_key=True, max_length=6)  # "": none
+    count: int = 0

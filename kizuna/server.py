@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from kizuna import logs
 from kizuna.runtime import Runtime, build_channels, email_backend, line_backend
 from kizuna.service import Service
 from kizuna.web.app import create_app
@@ -50,7 +51,11 @@ def serve(runtime: Runtime) -> None:
     """Run the web app and the scheduler until SIGTERM/SIGINT (handled by uvicorn)."""
     check_channels(runtime)
     settings = runtime.settings
-    uvicorn.run(service_app(runtime), host=settings.http_host, port=settings.http_port)
+    logs.install()
+    uvicorn.run(
+        service_app(runtime), host=settings.http_host, port=settings.http_port,
+        log_config=logs.uvicorn_log_config(),
+    )  # fmt: skip
 
 
 async def work(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -68,6 +73,7 @@ async def work(runtime: Runtime, stop: asyncio.Event) -> None:
 def run_worker(runtime: Runtime) -> None:
     """`kizuna worker`: dispatch alongside other workers until SIGTERM/SIGINT."""
     check_channels(runtime)
+    logs.install()
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from kizuna.channels.base import Channels
 from kizuna.dispatcher import Dispatcher, DispatchSummary
 from kizuna.planner import PlanScope, PlanSummary, plan_day
+from kizuna.retention import RetentionPolicy, RetentionSummary, run_retention
 from kizuna.runtime import Runtime, dispatch_options, plan_child, plan_options
 from kizuna.store import SqlStore
 from kizuna.web.health import ServiceStatus
@@ -107,6 +108,14 @@ class Service:
         self.status.metrics.record_dispatch(summary)
         return summary
 
+    def retain(self, now: datetime) -> RetentionSummary:
+        """Erase what has been kept long enough at `now` (daily); returns what was removed."""
+        settings = self.runtime.settings
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+        return run_retention(
+            self.runtime.engine, now=now, policy=RetentionPolicy.of(settings), secret=secret
+        )
+
     # -- the clock ---------------------------------------------------------------------------
 
     async def _job(self, name: str, work) -> None:
@@ -140,6 +149,11 @@ class Service:
             scheduler.add_job(
                 self._job, plan, args=("plan", self._plan_async), id="plan", **defaults
             )
+            daily = IntervalTrigger(days=1)
+            scheduler.add_job(
+                self._job, daily, args=("retention", self._retain_async), id="retention",
+                **defaults,
+            )  # fmt: skip
         every = IntervalTrigger(seconds=self.runtime.settings.dispatch_interval_seconds)
         scheduler.add_job(
             self._job, every, args=("dispatch", self.dispatch_due), id="dispatch", **defaults
@@ -153,6 +167,9 @@ class Service:
         if planned and self._scheduler is not None:
             # A new day was planned: what is already due goes now, not at the next tick.
             self._scheduler.modify_job("dispatch", next_run_time=datetime.now(UTC))
+
+    async def _retain_async(self, now: datetime) -> None:
+        await asyncio.to_thread(self.retain, now)
 
     async def stop(self) -> None:
         """Stop claiming, let the batch in flight finish and be recorded, stop the clock."""

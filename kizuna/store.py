@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from kizuna import consent
+from kizuna.bulk_insert import insert_deliveries
+from kizuna.consent import ConsentEvent
+from kizuna.core.due import DueDates
 from kizuna.core.status import DeliveryStatus, SubscriberStatus
 from kizuna.dispatcher import Claimed, Outcome
-from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber
+from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber, UTCDateTime
+from kizuna.municipalities import local_info_by_code
 from kizuna.planner import FollowRow, NewDelivery, PlanScope
 
 DELIVERY = Delivery.__table__
@@ -36,18 +39,14 @@ class SqlStore:
         else:  # the caller owns the transaction (a dry run rolls it back)
             yield self._bind
 
-    def _insert(self):
-        dialect = self._dialect()
-        module = postgresql if dialect == "postgresql" else sqlite
-        return module.insert(DELIVERY)
-
-    def _dialect(self) -> str:
-        engine = self._bind if isinstance(self._bind, sa.Engine) else self._bind.engine
-        return engine.dialect.name
-
     # -- planning ---------------------------------------------------------------------------
 
-    def follows_to_plan(self, *, after_id: int, limit: int, scope: PlanScope) -> list[FollowRow]:
+    def follows_to_plan(self, *, scope: PlanScope, batch_size: int) -> Iterator[list[FollowRow]]:
+        """Active follows in scope, streamed in batches (never the whole table in memory).
+
+        With a date filter the database starts from the few children whose dates can make a
+        message due (indexed) and joins their follows; it never reads every follow.
+        """
         s, c, f, m = SUBSCRIBER.c, CHILD.c, FOLLOW.c, MUNICIPALITY.c
         zone = sa.func.coalesce(s.timezone, m.timezone)
         query = (
@@ -57,25 +56,30 @@ class SqlStore:
                 sa.func.coalesce(s.delivery_hour, m.delivery_hour),
                 c.due_date, c.birth_date, c.loss_date, f.loss_support, f.since,
             )
-            .select_from(FOLLOW.join(SUBSCRIBER).join(CHILD).outerjoin(MUNICIPALITY))
-            .where(f.id > after_id, s.status == SubscriberStatus.ACTIVE)
-            .order_by(f.id)
-            .limit(limit)
+            .select_from(CHILD.join(FOLLOW).join(SUBSCRIBER).outerjoin(MUNICIPALITY))
+            .where(s.status == SubscriberStatus.ACTIVE)
         )  # fmt: skip
+        if scope.after_follow_id:
+            query = query.where(f.id > scope.after_follow_id)
         if scope.timezone is not None:
             query = query.where(sa.func.coalesce(zone, scope.default_timezone) == scope.timezone)
         if scope.child_id is not None:
             query = query.where(f.child_id == scope.child_id)
         if scope.dates is not None:
-            query = query.where(
-                sa.or_(
-                    c.due_date.in_(scope.dates.due_dates),
-                    c.birth_date.in_(scope.dates.birth_dates),
-                    c.loss_date.in_(scope.dates.loss_dates),
-                )
-            )
-        with self._tx() as connection:
-            return [FollowRow(*row) for row in connection.execute(query)]
+            query = query.where(_due_children(scope.dates))
+        with self._read() as connection:
+            result = connection.execution_options(stream_results=True).execute(query)
+            for part in result.partitions(batch_size):
+                yield [FollowRow(*row) for row in part]
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        """A connection of its own for a long read, so writes meanwhile commit as they go."""
+        if isinstance(self._bind, sa.Engine):
+            with self._bind.connect() as connection:
+                yield connection
+        else:
+            yield self._bind
 
     def last_follow_id(self) -> int:
         with self._tx() as connection:
@@ -98,19 +102,31 @@ class SqlStore:
             return sorted(row[0] for row in connection.execute(query))
 
     def add_deliveries(self, deliveries: list[NewDelivery], *, now: datetime) -> int:
+        planned = DeliveryStatus.PLANNED.value
         rows = [
-            {**_as_dict(d), "status": DeliveryStatus.PLANNED, "attempts": 0,
-             "next_attempt_at": d.due_at, "created_at": now}
+            (
+                d.subscriber_id,
+                d.child_id,
+                d.message_id,
+                d.track,
+                d.variant,
+                d.fallback_from,
+                d.stage_label,
+                d.local_date,
+                d.due_at,
+                planned,
+                d.idempotency_key,
+                0,
+                d.due_at,
+                now,
+            )
             for d in deliveries
-        ]  # fmt: skip
-        # RETURNING tells what was new on every database (executemany's rowcount is -1 on
-        # psycopg); rows that met a conflict return nothing.
-        statement = self._insert().on_conflict_do_nothing().returning(DELIVERY.c.idempotency_key)
+        ]  # fmt: skip  (in the order of bulk_insert.INSERT_COLUMNS)
         with self._tx() as connection:
-            added = set(connection.execute(statement, rows).scalars())
+            added = insert_deliveries(connection, rows)
             if len(added) < len(rows):
                 _note_already_sent(
-                    connection, [r for r in rows if r["idempotency_key"] not in added]
+                    connection, [d for d in deliveries if d.idempotency_key not in added]
                 )
         return len(added)
 
@@ -154,35 +170,21 @@ class SqlStore:
             return [Claimed(*row) for row in connection.execute(_claimed_query(ids))]
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None:
-        """Record what became of claimed deliveries, in one transaction."""
-        d, s = DELIVERY.c, SUBSCRIBER.c
+        """Record what became of claimed deliveries, in one transaction.
+
+        One executemany per statement, not two statements per delivery: recording a batch
+        costs about what sending it does otherwise (see BENCHMARKS.md).
+        """
+        if not outcomes:
+            return
         with self._tx() as connection:
+            connection.execute(RECORD_DELIVERY, [_recorded(o, worker, now) for o in outcomes])
+            reset, added = _failure_counts(outcomes)
+            if reset:
+                connection.execute(SET_FAILURES, [{"b_id": k, "b_n": n} for k, n in reset.items()])
+            if added:
+                connection.execute(ADD_FAILURES, [{"b_id": k, "b_n": n} for k, n in added.items()])
             for outcome in outcomes:
-                values = {
-                    "status": outcome.status, "attempts": outcome.attempts,
-                    "last_error": outcome.error, "skip_reason": outcome.skip_reason,
-                    "claimed_by": None, "claimed_until": None,
-                }  # fmt: skip
-                if outcome.next_attempt_at is not None:
-                    values["next_attempt_at"] = outcome.next_attempt_at
-                if outcome.status == DeliveryStatus.SENT:
-                    values["sent_at"] = now
-                # Only the worker holding the claim may record: a claim that expired and was
-                # taken by another worker belongs to that worker now.
-                connection.execute(
-                    DELIVERY.update()
-                    .where(d.id == outcome.delivery_id, d.claimed_by == worker)
-                    .values(**values)
-                )
-                failures = (
-                    0 if outcome.status == DeliveryStatus.SENT else s.consecutive_failures + 1
-                )
-                if outcome.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED):
-                    connection.execute(
-                        SUBSCRIBER.update()
-                        .where(s.id == outcome.subscriber_id)
-                        .values(consecutive_failures=failures)
-                    )
                 stopped = (
                     SubscriberStatus.GONE if outcome.subscriber_gone
                     else SubscriberStatus.PAUSED if outcome.subscriber_paused
@@ -208,6 +210,10 @@ class SqlStore:
         with self._tx() as connection:
             return connection.execute(query).scalar_one()
 
+    def local_info(self, codes: set[str]) -> dict[str, dict[str, str]]:
+        with self._tx() as connection:
+            return local_info_by_code(connection, codes)
+
     def skip_stale(self, *, due_before: datetime, reason: str) -> int:
         """Skip what is too late to send: after downtime, catch up without a flood."""
         d = DELIVERY.c
@@ -220,7 +226,7 @@ class SqlStore:
             return connection.execute(statement).rowcount
 
 
-def _note_already_sent(connection: sa.Connection, conflicts: list[dict]) -> None:
+def _note_already_sent(connection: sa.Connection, conflicts: list[NewDelivery]) -> None:
     """A message due again after a date change was sent before: it is not sent twice, and
     the skip is recorded on the delivery that went out."""
     d = DELIVERY.c
@@ -234,10 +240,76 @@ def _note_already_sent(connection: sa.Connection, conflicts: list[dict]) -> None
         .values(skip_reason=sa.bindparam("reason"))
     )  # fmt: skip
     connection.execute(statement, [
-        {"s": r["subscriber_id"], "c": r["child_id"], "m": r["message_id"],
-         "day": r["local_date"], "reason": f"due again on {r['local_date']}: not sent twice"}
+        {"s": r.subscriber_id, "c": r.child_id, "m": r.message_id,
+         "day": r.local_date, "reason": f"due again on {r.local_date}: not sent twice"}
         for r in conflicts
     ])  # fmt: skip
+
+
+# Only the worker holding the claim may record: a claim that expired and was taken by
+# another worker belongs to that worker now. A next attempt or a sent time, when given,
+# replaces the stored one.
+RECORD_DELIVERY = (
+    DELIVERY.update()
+    .where(DELIVERY.c.id == sa.bindparam("b_id"), DELIVERY.c.claimed_by == sa.bindparam("b_worker"))
+    .values(
+        status=sa.bindparam("b_status"), attempts=sa.bindparam("b_attempts"),
+        last_error=sa.bindparam("b_error"), skip_reason=sa.bindparam("b_skip"),
+        claimed_by=None, claimed_until=None,
+        next_attempt_at=sa.func.coalesce(
+            sa.bindparam("b_next", type_=UTCDateTime()), DELIVERY.c.next_attempt_at
+        ),
+        sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime()), DELIVERY.c.sent_at),
+    )
+)  # fmt: skip
+SET_FAILURES = (
+    SUBSCRIBER.update()
+    .where(SUBSCRIBER.c.id == sa.bindparam("b_id"))
+    .values(consecutive_failures=sa.bindparam("b_n"))
+)
+ADD_FAILURES = (
+    SUBSCRIBER.update()
+    .where(SUBSCRIBER.c.id == sa.bindparam("b_id"))
+    .values(consecutive_failures=SUBSCRIBER.c.consecutive_failures + sa.bindparam("b_n"))
+)
+
+
+def _recorded(outcome: Outcome, worker: str, now: datetime) -> dict[str, object]:
+    return {
+        "b_id": outcome.delivery_id, "b_worker": worker, "b_status": outcome.status,
+        "b_attempts": outcome.attempts, "b_error": outcome.error,
+        "b_skip": outcome.skip_reason, "b_next": outcome.next_attempt_at,
+        "b_sent": now if outcome.status == DeliveryStatus.SENT else None,
+    }  # fmt: skip
+
+
+def _failure_counts(outcomes: list[Outcome]) -> tuple[dict[int, int], dict[int, int]]:
+    """Failures in a row per subscriber after this batch, as if recorded one by one: a sent
+    delivery resets the count to 0, a failed one adds 1. Returns (subscribers whose count is
+    now exactly n, subscribers whose count grows by n)."""
+    reset: dict[int, int] = {}
+    added: dict[int, int] = {}
+    for outcome in outcomes:
+        sid = outcome.subscriber_id
+        if outcome.status == DeliveryStatus.SENT:
+            reset[sid] = 0
+            added.pop(sid, None)
+        elif outcome.status == DeliveryStatus.FAILED:
+            if sid in reset:
+                reset[sid] += 1
+            else:
+                added[sid] = added.get(sid, 0) + 1
+    return reset, added
+
+
+def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
+    """Children with a date in `dates`, each term by its own index. (No other condition on
+    the child here: one on a column mostly NULL would lead SQLite to read by that index.)"""
+    c = CHILD.c
+    terms = [(dates.due_dates, c.due_date), (dates.birth_dates, c.birth_date),
+             (dates.loss_dates, c.loss_date)]  # fmt: skip
+    # An empty IN is no index lookup at all: such a term is left out.
+    return sa.or_(sa.false(), *(column.in_(values) for values, column in terms if values))
 
 
 def _first_try(through_local_date: date) -> sa.ColumnElement[bool]:
@@ -249,13 +321,6 @@ def _first_try(through_local_date: date) -> sa.ColumnElement[bool]:
     )
 
 
-NEW_DELIVERY_FIELDS = tuple(f.name for f in fields(NewDelivery))
-
-
-def _as_dict(delivery: NewDelivery) -> dict[str, object]:
-    return {name: getattr(delivery, name) for name in NEW_DELIVERY_FIELDS}
-
-
 def _claimed_query(ids: list[int]) -> sa.Select:
     d, s, f, m = DELIVERY.c, SUBSCRIBER.c, FOLLOW.c, MUNICIPALITY.c
     return (
@@ -263,7 +328,7 @@ def _claimed_query(ids: list[int]) -> sa.Select:
             d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
             d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
             sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
-            s.consecutive_failures, s.locale,
+            s.consecutive_failures, s.locale, s.municipality_code,
         )
         .select_from(
             DELIVERY.join(SUBSCRIBER)
@@ -283,13 +348,25 @@ def set_subscriber_status(
     reason: str,
     now: datetime,
 ) -> int:
-    """Change a subscriber's status; leaving `active` cancels everything still planned."""
+    """Change a subscriber's status; leaving `active` cancels everything still planned.
+
+    Stopping withdraws consent, and resuming after a stop gives it again: both are recorded.
+    """
     s, d = SUBSCRIBER.c, DELIVERY.c
+    before = connection.execute(
+        sa.select(s.status, s.consent_version).where(s.id == subscriber_id)
+    ).first()
     connection.execute(
         SUBSCRIBER.update()
         .where(s.id == subscriber_id)
         .values(status=status, status_reason=reason, status_changed_at=now)
     )
+    if before is not None and before.status != status:
+        if status == SubscriberStatus.STOPPED:
+            consent.record(connection, subscriber_id, ConsentEvent.WITHDRAWN, at=now)
+        elif status == SubscriberStatus.ACTIVE and before.status == SubscriberStatus.STOPPED:
+            consent.record(connection, subscriber_id, ConsentEvent.GIVEN, at=now,
+                           version=before.consent_version)  # fmt: skip
     if status == SubscriberStatus.ACTIVE:
         return 0
     return connection.execute(

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, select
 
+from kizuna import consent
+from kizuna.consent import ConsentEvent
 from kizuna.core.catalog import Role
 from kizuna.core.stage import CHILD_TRACK_YEARS, add_months
 from kizuna.core.status import ChannelName, ChildStatus, SubscriberStatus
@@ -197,6 +199,8 @@ def subscribe(
                 may_report=follow_child is None, receives_local_info=follow_child is None,
             )
         )  # fmt: skip
+        consent.record(session.connection(), subscriber.id, ConsentEvent.GIVEN, at=now,
+                       version=request.consent_version)  # fmt: skip
         session.commit()
         return Subscribed(subscriber_id=subscriber.id, child_id=child_id)
 
@@ -361,7 +365,8 @@ def confirm(engine: sa.Engine, *, subscriber_id: int, now: datetime) -> bool:
     with engine.begin() as connection:
         updated = connection.execute(
             table.update()
-            .where(table.c.id == subscriber_id, table.c.status == SubscriberStatus.PENDING)
+            .where(table.c.id == subscriber_id, table.c.status == SubscriberStatus.PENDING,
+                   table.c.erased_at.is_(None))
             .values(status=SubscriberStatus.ACTIVE, status_reason="confirmed by the link in "
                     "the confirmation mail", status_changed_at=now)
         )  # fmt: skip
@@ -373,6 +378,10 @@ def confirm(engine: sa.Engine, *, subscriber_id: int, now: datetime) -> bool:
             .where(table.c.id == subscriber_id, table.c.consent_at.is_(None))
             .values(consent_at=now)
         )
+        version = connection.execute(
+            sa.select(table.c.consent_version).where(table.c.id == subscriber_id)
+        ).scalar()
+        consent.record(connection, subscriber_id, ConsentEvent.GIVEN, at=now, version=version)
         return True
 
 
@@ -399,10 +408,11 @@ class Subscription:
 
 
 def subscription(engine: sa.Engine, *, subscriber_id: int) -> Subscription | None:
+    """A subscriber's settings; None for an unknown or erased one."""
     with Session(engine) as session:
         subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            return None
+        if subscriber is None or subscriber.erased_at is not None:
+            return None  # an erased subscriber's links lead nowhere
         rows = session.exec(
             select(Child, Follow)
             .join(Follow, Follow.child_id == Child.id)

@@ -88,3 +88,15 @@ def test_channels_refuse_a_duplicate_registration(tmp_path: Path):
     with pytest.raises(ValueError, match="already registered"):
         channels.register(LineOutbox(tmp_path))
     assert channels.describe() == {"line": "outbox"}
+
+
+def test_mails_without_a_delivery_never_overwrite_each_other(tmp_path):
+    composer = MailComposer(SenderIdentity(mail_from="Kizuna <news@kizuna.example.org>"))
+    channel = EmailOutbox(tmp_path, composer)
+    for key in ("6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a11", "6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a12"):
+        asyncio.run(channel.send(envelope(ChannelName.EMAIL, "p@example.com", delivery_id=0,
+                                          idempotency_key=key)))  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "email").iterdir()) == [
+        "mail-6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a11.eml",
+        "mail-6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a12.eml",
+    ]

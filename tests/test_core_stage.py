@@ -15,6 +15,7 @@ from kizuna.core.stage import (
     completed_months,
     is_preterm,
     pregnancy_stage,
+    stage_key,
     stage_of_child,
 )
 
@@ -219,3 +220,18 @@ def test_pregnancy_day_maps_to_one_stage(due, offset):
     following = pregnancy_stage(due, today + timedelta(days=1))
     assert following.days == stage.days + 1
     assert stage.weeks * 7 + stage.day_of_week == stage.days
+
+
+@given(
+    today=dates,
+    due=st.none() | dates,
+    birth=st.none() | dates,
+    loss=st.none() | dates,
+    support=st.booleans(),
+)
+def test_stage_key_keeps_exactly_what_the_stage_depends_on(today, due, birth, loss, support):
+    fields = {"due_date": due, "birth_date": birth, "loss_date": loss, "loss_support": support}
+    due_k, birth_k, loss_k, support_k = stage_key(**fields)
+    keyed = stage_of_child(today=today, due_date=due_k, birth_date=birth_k, loss_date=loss_k,
+                           loss_support=support_k)  # fmt: skip
+    assert keyed == stage_of_child(today=today, **fields)

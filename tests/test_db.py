@@ -82,3 +82,12 @@ def test_naive_datetimes_are_refused(parent):
         connection.execute(
             sa.insert(Delivery.__table__).values(delivery(due_at=NOW.replace(tzinfo=None)))
         )
+
+
+def test_database_errors_never_show_the_values(parent):
+    """Errors end up in logs: the engine hides bound values (addresses, dates) in them."""
+    row = {"channel": "line", "address": "U1", "created_at": NOW, "variant": "ja",
+           "locale": "ja", "status": "active", "consecutive_failures": 0}  # fmt: skip
+    with pytest.raises(IntegrityError) as error, parent.begin() as connection:
+        connection.execute(sa.insert(Subscriber.__table__).values(**row))
+    assert "U1'" not in str(error.value) and "parameters hidden" in str(error.value)

@@ -292,3 +292,36 @@ def test_stop_claims_nothing_more(engine, messages_dir):
     assert len(channel.seen) == 2  # the batch in flight finished and was recorded
     assert sorted(r["status"] for r in rows(engine)) == ["planned", "sent", "sent"]
     assert all(r["claimed_by"] is None for r in rows(engine))  # nothing left half-claimed
+
+
+LOCAL_BODY = (
+    "{% if local.checkup_4m %}{{ municipality_name }}より：{{ local.checkup_4m }}"
+    "{% else %}お住まいの市区町村の案内を確認しましょう。{% endif %}"
+)
+
+
+def test_local_information_reaches_only_followers_allowed_it(engine, messages_dir):
+    from conftest import write_message
+
+    from kizuna import municipalities
+    from kizuna.core.catalog import Role
+
+    write_message(messages_dir, track="child", at="4m", body=LOCAL_BODY, reviewed=True)
+    municipalities.add(engine, code="131016", name="千代田区", prefecture="東京都", now=NOW)
+    municipalities.update_local_info(
+        engine, "131016", set_values={"checkup_4m": "毎月第2火曜、保健所で"}, now=NOW
+    )
+    request = subscriptions.SubscribeRequest("line", "U" + "a" * 32, birth_date=date(2026, 7, 22),
+                                             municipality_code="131016")  # fmt: skip
+    parent = subscriptions.subscribe(engine, request, variants={"ja", "ja-easy"},
+                                     default_timezone="Asia/Tokyo", now=NOW)  # fmt: skip
+    grand = subscriptions.SubscribeRequest("line", "U" + "b" * 32, municipality_code="131016")
+    subscriptions.subscribe(engine, grand, variants={"ja"}, default_timezone="Asia/Tokyo", now=NOW,
+                            follow_child=parent.child_id, role=Role.GRANDPARENT)  # fmt: skip
+    catalog = load_catalog(messages_dir)
+    plan_day(SqlStore(engine), catalog, DAY, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    channel = Scripted()
+    run(engine, catalog, channel)
+    texts = {e.address[1]: e.text for e in channel.seen}
+    assert texts == {"a": "千代田区より：毎月第2火曜、保健所で",
+                     "b": "お住まいの市区町村の案内を確認しましょう。"}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,9 @@ from conftest import NOW
 from webapp import DAY, DUE_12W0D, Web, web_app
 
 from kizuna import subscriptions
+from kizuna.i18n import LOCALE_NAMES
 from kizuna.models import Child, Delivery, Follow, Subscriber
+from kizuna.runtime import dispatch_day
 from kizuna.tokens import Purpose, Tokens
 
 
@@ -136,3 +139,31 @@ def test_a_bad_link_is_a_friendly_404(web: Web):
     forged = Tokens("another-secret").issue(Purpose.MANAGE, 1)
     page = web.client.get(f"/manage/{forged}")
     assert page.status_code == 404 and "このリンクは使えません" in page.text
+
+
+def test_choosing_the_language_of_pages_mail_and_line(web: Web, manage: str):
+    page = web.client.get(manage)
+    assert '<option value="ja" lang="ja" selected>日本語</option>' in page.text
+    assert all(f">{name}</option>" in page.text for name in LOCALE_NAMES.values())
+    chosen = web.post(f"{manage}/locale", manage, locale="vi")
+    assert chosen.status_code == 200 and '<html lang="vi">' in chosen.text
+    assert "Đã lưu." in chosen.text
+    assert [(s["locale"], s["variant"]) for s in web.rows(Subscriber)] == [("vi", "ja")]
+    again = web.client.get(manage)  # no ?lang=: the saved choice
+    assert '<option value="vi" lang="vi" selected>' in again.text
+    assert "Ngày dự sinh: 6 tháng 6, 2027" in again.text  # the date in Vietnamese form
+    web.post(f"{manage}/variant", manage, variant="ja-easy")  # Vietnamese stays
+    assert [(s["locale"], s["variant"]) for s in web.rows(Subscriber)] == [("vi", "ja-easy")]
+    asyncio.run(dispatch_day(web.runtime, DAY, now=NOW))  # today's message, footer in it
+    mail = web.mailbox.wait_for(2)[1].mail
+    assert "Người gửi: きずな運営事務局" in mail.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.mark.parametrize(
+    ("fields", "status"), [({"locale": "xx"}, 422), ({"locale": "vi", "csrf_token": "x"}, 403)]
+)
+def test_a_bad_language_choice_changes_nothing(web: Web, manage: str, fields, status):
+    page = web.client.post(f"{manage}/locale", data={**web.form(manage), **fields})
+    assert page.status_code == status
+    assert status != 422 or "言語を選んでください。" in page.text
+    assert web.rows(Subscriber)[0]["locale"] == "ja"

@@ -12,9 +12,15 @@ from jinja2.ext import babel_extract
 from starlette.requests import Request
 
 from kizuna.config import bundled_dir
-from kizuna.i18n import Catalogs
+from kizuna.i18n import LOCALE_NAMES, LOCALES, Catalogs
 from kizuna.tokens import Tokens
-from kizuna.web.pages import Pages, accepted_locale, choose_locale, date_problem
+from kizuna.web.pages import (
+    Pages,
+    accepted_locale,
+    choose_locale,
+    date_problem,
+    language_links,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "kizuna"
 CATALOGS = Catalogs(bundled_dir("locales"))
@@ -33,7 +39,7 @@ def msgids() -> list[str]:
     return sorted(set(found))
 
 
-@pytest.mark.parametrize("locale", ["ja", "ja-easy", "en"])
+@pytest.mark.parametrize("locale", LOCALES)
 def test_every_msgid_is_translated(locale):
     assert len(msgids()) > 80
     catalog = CATALOGS.translations(locale)
@@ -50,6 +56,8 @@ def test_every_msgid_is_translated(locale):
         ("ja;q=0, en;q=0.1", "en"),
         ("de, fr", None),
         ("en;q=bogus, ja", "ja"),
+        ("zh-CN,zh;q=0.9,ja;q=0.8", "zh-Hans"),
+        ("pt-BR,pt;q=0.9", "pt-BR"),
     ],
 )
 def test_accept_language(header, locale):
@@ -72,6 +80,9 @@ def request(query: str = "", accept: str = "") -> Request:
         ("lang=en", "", None, "ja-easy", "en"),  # the choice made on the page beats both
         ("lang=en", "", "ja", None, "ja"),  # a form carries the page's choice
         ("lang=xx", "", "yy", "zz", "ja"),
+        ("", "vi-VN,vi;q=0.9", None, None, "vi"),
+        ("lang=ne", "vi", None, "ko", "ne"),
+        ("", "ko", None, "fil", "fil"),
     ],
 )
 def test_locale_choice(query, accept, asked, saved, locale):
@@ -103,3 +114,13 @@ def test_page_text_has_furigana_and_escapes_values():
 def test_date_problems(stage, day, problem):
     found = date_problem(stage, day, date(2026, 11, 22))
     assert (found is None) if problem is None else (problem in found)
+
+
+def test_language_links_keep_the_page_and_name_each_language_in_itself():
+    links = language_links(request("municipality=131016&lang=en"), "en", "/signup")
+    assert [name for name, _, _, _ in links] == [LOCALE_NAMES[code] for code in LOCALES]
+    assert [current for _, _, _, current in links].count(True) == 1
+    tags = {name: (tag, href) for name, tag, href, _ in links}
+    assert tags["Tiếng Việt"] == ("vi", "/signup?municipality=131016&lang=vi")
+    assert tags["やさしい日本語"] == ("ja", "/signup?municipality=131016&lang=ja-easy")
+    assert tags["中文（简体）"][0] == "zh-Hans"

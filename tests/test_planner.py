@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import NOW
+from conftest import NOW, write_message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kizuna import subscriptions
 from kizuna.content import load_catalog
 from kizuna.core.catalog import Role
 from kizuna.models import Delivery
-from kizuna.planner import FollowRow, PlanOptions, PlanScope, delivery_for, due_at, plan_day
+from kizuna.planner import (
+    DayPlan,
+    FollowRow,
+    PlanOptions,
+    PlanScope,
+    delivery_for,
+    due_at,
+    new_key,
+    plan_day,
+)
 from kizuna.store import SqlStore
 
 D = date.fromisoformat
@@ -175,3 +187,71 @@ def test_scope_by_time_zone_and_child(engine, messages_dir):
     default_zone = PlanScope(default_timezone="Asia/Tokyo", timezone="Asia/Tokyo")
     summary = plan_day(store, catalog, DAY, OPTIONS, now=NOW, scope=default_zone)
     assert (summary.followers, summary.planned) == (2, 1)
+
+
+def test_new_keys_are_random_version_4_uuids_as_text(messages_dir):
+    row = FollowRow(1, 1, 1, "parent", "ja", None, None, DUE_12W0D, None, None, False)
+    plan = DayPlan(load_catalog(messages_dir), DAY, OPTIONS)
+    planned = [plan.delivery(row).idempotency_key for _ in range(2500)]  # past one draw
+    keys = {new_key() for _ in range(2000)} | set(planned)
+    assert len(keys) == 4500
+    for key in keys:
+        parsed = uuid.UUID(key)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, key)
+
+
+HITS = [
+    D(d)
+    for d in (
+        "2027-06-06",
+        "2027-06-05",
+        "2027-06-03",
+        "2026-11-15",
+        "2026-08-22",
+        "2025-11-22",
+        "2026-11-21",
+        "2026-09-22",
+    )
+]  # days with a message on DAY
+near = st.sampled_from(HITS) | st.dates(min_value=D("2008-01-01"), max_value=D("2027-09-30"))
+follow_rows = st.builds(
+    FollowRow,
+    follow_id=st.just(1), subscriber_id=st.just(1), child_id=st.just(1),
+    role=st.sampled_from(list(Role)), variant=st.sampled_from(["ja", "ja-easy"]),
+    timezone=st.sampled_from([None, "Asia/Tokyo", "Pacific/Kiritimati", "Pacific/Pago_Pago"]),
+    delivery_hour=st.sampled_from([None, 0, 8, 23]),
+    due_date=st.none() | near, birth_date=st.none() | near, loss_date=st.none() | near,
+    loss_support=st.booleans(),
+    since=st.none() | st.datetimes(
+        min_value=datetime(2026, 11, 19), max_value=datetime(2026, 11, 25), timezones=st.just(UTC)
+    ),
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("messages")
+    write_message(root, track="pregnancy", at="12w0d")
+    write_message(root, track="pregnancy", at="12w1d", audience="birthing_parent")
+    write_message(root, track="pregnancy", at="12w3d", audience="partner")
+    write_message(root, track="child", at="d7")
+    write_message(root, track="child", at="3m", age_basis="corrected")
+    write_message(root, track="child", at="1y")
+    write_message(root, track="loss", at="d1", category="loss")
+    return load_catalog(root)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(follow_rows, min_size=1, max_size=20), day=st.sampled_from(
+    [DAY, D("2026-11-29"), D("2027-02-28"), D("2026-12-31")]))  # fmt: skip
+def test_a_day_plan_decides_as_delivery_for_does(library, rows, day):
+    """DayPlan decides each stage and message once per day; the result is delivery_for's."""
+    options = replace(OPTIONS, allow_unreviewed=True)
+    plan = DayPlan(library, day, options)
+    for row in rows * 2:  # the second time from what it remembered
+        expected = delivery_for(row, library, day, options)
+        got = plan.delivery(row)
+        if expected is None:
+            assert got is None
+        else:
+            assert replace(got, idempotency_key="") == replace(expected, idempotency_key="")

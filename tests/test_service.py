@@ -168,7 +168,9 @@ def test_jobs_run_under_the_scheduler_and_report_health(service):
     async def scenario():
         service.start()
         for _ in range(200):  # the first runs are immediate; wait for them, not for time
-            if {"plan", "dispatch"} <= set(service.status.last_success) and service.recorder.seen:
+            if {"plan", "dispatch", "retention"} <= set(service.status.last_success) and (
+                service.recorder.seen
+            ):
                 break
             await asyncio.sleep(0.01)
         await service.stop()
@@ -176,7 +178,7 @@ def test_jobs_run_under_the_scheduler_and_report_health(service):
     asyncio.run(scenario())
     assert len(service.recorder.seen) == 1
     assert service.status.scheduler_running is False
-    assert set(service.status.last_success) == {"plan", "dispatch"}
+    assert set(service.status.last_success) == {"plan", "dispatch", "retention"}
 
 
 def test_who_joins_after_the_days_planning_gets_todays_message_at_the_next_run(service):
@@ -186,3 +188,15 @@ def test_who_joins_after_the_days_planning_gets_todays_message_at_the_next_run(s
     subscribe(service, 2, birth_date=D("2026-11-15"), now=late)  # joins at noon
     assert service.plan_due(utc("2026-11-22T03:05")) == {}  # no new day…
     assert sorted(row[0] for row in deliveries(service)) == [1, 2]  # …but today for #2
+
+
+def test_the_retention_job_erases_what_has_been_kept_long_enough(service):
+    engine = service.runtime.engine
+    done = subscribe(service, 1, birth_date=D("2026-11-15"))
+    subscriptions.stop(engine, subscriber_id=done.subscriber_id, reason="asked",
+                       now=utc("2026-11-22T01:00"))  # fmt: skip
+    assert service.retain(utc("2027-02-19T01:00")).subscribers == 0  # 89 days later
+    assert service.retain(utc("2027-02-21T01:00")).subscribers == 1  # 91 days later
+    with engine.connect() as connection:
+        address = connection.execute(sa.text("SELECT address FROM subscriber")).scalar()
+    assert address == f"erased-{done.subscriber_id}"

@@ -51,7 +51,7 @@ def test_double_opt_in(web: Web):
     [subscriber] = web.rows(Subscriber)
     assert subscriber["status"] == "pending"
     assert subscriber["consent_at"] == NOW
-    assert subscriber["consent_version"].startswith("web-signup-1/ja/")
+    assert subscriber["consent_version"].startswith("web-privacy/ja/2026-12/")
     assert web.plan() == 0  # nothing is planned for a pending subscriber
 
     mail = web.mailbox.wait_for(1)[0].mail
@@ -181,3 +181,31 @@ def test_when_the_confirmation_cannot_be_sent_the_page_says_so(web: Web, reply, 
     del web.mailbox.rcpt_replies["parent@example.com"]
     assert web.sign_up().status_code == 200  # trying again works
     assert "confirm" in web.links(0)
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "heading", "subject", "footer"),
+    [
+        ("en-GB,en;q=0.9", "en", "Sign up for messages by email",
+         "Please confirm your sign-up to Kizuna", "Sent by きずな運営事務局."),
+        ("vi-VN,vi;q=0.9,en;q=0.5", "vi", "Đăng ký nhận tin nhắn qua email",
+         "[Kizuna] Vui lòng xác nhận đăng ký của bạn", "Người gửi: きずな運営事務局"),
+        ("zh-CN,zh;q=0.9", "zh-Hans", "通过电子邮件接收消息",
+         "【Kizuna】请确认您的注册", "发件人：きずな運営事務局"),
+    ],
+)  # fmt: skip
+def test_signing_up_in_the_browsers_language(web: Web, accept, lang, heading, subject, footer):
+    web.client.headers["Accept-Language"] = accept
+    page = web.client.get("/signup")
+    assert f'<html lang="{lang}">' in page.text and heading in page.text
+    assert 'value="ja-easy" checked' in page.text  # a foreign reader: easy Japanese by default
+    assert web.sign_up(variant="ja-easy").status_code == 200
+    [subscriber] = web.rows(Subscriber)
+    assert (subscriber["locale"], subscriber["variant"]) == (lang, "ja-easy")
+    assert f"/{lang}/" in subscriber["consent_version"]  # agreed to the words in that language
+    mail = web.mailbox.wait_for(1)[0].mail
+    assert mail["Subject"] == subject
+    assert footer in mail.get_body(preferencelist=("plain",)).get_content()
+    del web.client.headers["Accept-Language"]  # the saved choice, whatever the browser says
+    confirm = web.client.get(web.links(0)["confirm"])
+    assert f'<html lang="{lang}">' in confirm.text

@@ -81,13 +81,17 @@ class EmailOutbox:
         self.directory = directory / "email"
         self._composer = composer
 
-    def path_for(self, delivery_id: int) -> Path:
-        return self.directory / f"{delivery_id}.eml"
+    def path_for(self, envelope: Envelope) -> Path:
+        # Mail sent at once by the pages (confirmations, invitations) has no delivery row
+        # (id 0): it is named by its own key, so one never overwrites another.
+        if envelope.delivery_id:
+            return self.directory / f"{envelope.delivery_id}.eml"
+        return self.directory / f"mail-{envelope.idempotency_key}.eml"
 
     async def send(self, envelope: Envelope) -> SendResult:
         data = self._composer.compose(envelope).as_bytes()
         try:
-            atomic_write(self.path_for(envelope.delivery_id), data)
+            atomic_write(self.path_for(envelope), data)
         except OSError as error:
             return SendResult(SendStatus.RETRY, f"outbox write failed: {error.strerror}")
         return SendResult(SendStatus.SENT)

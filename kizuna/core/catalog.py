@@ -176,6 +176,7 @@ class Catalog:
     messages: Sequence[Message]
     fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _index: dict[Timing, dict[str, dict[str, Message]]] = field(init=False, repr=False)
+    _by_id: dict[str, dict[str, Message]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # timing -> message id -> variant -> message
@@ -183,6 +184,8 @@ class Catalog:
         for message in self.messages:
             by_id = self._index.setdefault(message.at, {})
             by_id.setdefault(message.id, {})[message.variant] = message
+        # message id -> variant -> message (the dispatcher asks for every delivery)
+        self._by_id = {i: v for by_id in self._index.values() for i, v in by_id.items()}
 
     def timings(self) -> set[Timing]:
         return set(self._index)
@@ -191,10 +194,7 @@ class Catalog:
         return {message.id for message in self.messages}
 
     def variants_of(self, message_id: str) -> dict[str, Message]:
-        for by_id in self._index.values():
-            if message_id in by_id:
-                return by_id[message_id]
-        raise KeyError(message_id)
+        return self._by_id[message_id]
 
     def choose(
         self,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from kizuna.core.catalog import Timing, Unit
-from kizuna.core.stage import PREGNANCY_DAYS, Track, add_months
+from kizuna.core.stage import CORRECTED_AGE_UNTIL_MONTHS, PREGNANCY_DAYS, Track, add_months
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,5 +52,6 @@ def due_dates_for(timings: Iterable[Timing], today: date) -> DueDates:
             else:
                 bases = births_reaching_month(today, timing.value)
             birth |= bases
-            due |= bases  # corrected age counts from the due date
+            if timing.unit is Unit.DAY or timing.value < CORRECTED_AGE_UNTIL_MONTHS:
+                due |= bases  # corrected age counts from the due date, up to 2 years
     return DueDates(frozenset(due), frozenset(birth), frozenset(loss))

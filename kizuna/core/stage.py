@@ -168,3 +168,19 @@ def stage_of_child(
     if due_date is not None:
         return pregnancy_stage(due_date, today)
     return None
+
+
+def stage_key(
+    *,
+    due_date: date | None = None,
+    birth_date: date | None = None,
+    loss_date: date | None = None,
+    loss_support: bool = False,
+) -> tuple[date | None, date | None, date | None, bool]:
+    """Only the dates `stage_of_child` reads, as its arguments: children with the same key are
+    at the same stage on every day (a due date matters after birth only for a preterm child)."""
+    if loss_date is not None:
+        return (None, None, loss_date, loss_support)
+    if birth_date is not None:
+        return (due_date if is_preterm(due_date, birth_date) else None, birth_date, None, False)
+    return (due_date, None, None, False)

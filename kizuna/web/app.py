@@ -8,7 +8,7 @@ from kizuna.channels.base import Channels
 from kizuna.i18n import Catalogs
 from kizuna.line_bot import LineBot
 from kizuna.runtime import Runtime
-from kizuna.web import health, line_webhook, signup
+from kizuna.web import health, line_webhook, municipal_api, my_data, signup
 
 
 def create_app(
@@ -31,4 +31,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(signup.router)
     app.include_router(line_webhook.router)
+    app.include_router(municipal_api.router)
+    app.include_router(my_data.router)
     return app

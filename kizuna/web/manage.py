@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from kizuna import subscriptions
 from kizuna.core.status import ChildStatus, SubscriberStatus
+from kizuna.i18n import LOCALE_NAMES, LOCALES, html_lang
 from kizuna.tokens import Purpose
 from kizuna.web.pages import (
     N_,
@@ -89,6 +90,7 @@ class Manage:
             self.request, "manage.html", locale=self.locale, status_code=status_code,
             here=self.here, subscription=fresh, editable=fresh.status in EDITABLE,
             variants=VARIANTS, unsubscribe=self.site.url(Purpose.UNSUBSCRIBE, fresh.subscriber_id),
+            locale_names=[(code, html_lang(code), LOCALE_NAMES[code]) for code in LOCALES],
             **context,
         )  # fmt: skip
 
@@ -112,6 +114,24 @@ async def change_variant(request: Request, token: str, site: SiteDep) -> HTMLRes
     subscriptions.change_variant(
         site.runtime.engine, subscriber_id=manage.subscriber_id, variant=variant,
         locale=manage.locale,
+    )  # fmt: skip
+    return manage.page(saved=True)
+
+
+@router.post("/manage/{token}/locale", response_class=HTMLResponse)
+async def change_locale(request: Request, token: str, site: SiteDep) -> HTMLResponse:
+    """The language of these pages, of mail footers and of LINE replies; the messages keep
+    their Japanese."""
+    manage = await Manage.posted(request, site, token)
+    if refused := manage.refusal():
+        return refused
+    chosen = str(manage.form.get("locale") or "")
+    if chosen not in LOCALES:
+        return manage.page(status_code=422, error=N_("Please choose a language."))
+    manage.locale = chosen
+    subscriptions.change_variant(
+        site.runtime.engine, subscriber_id=manage.subscriber_id,
+        variant=manage.subscription.variant, locale=chosen,
     )  # fmt: skip
     return manage.page(saved=True)
 

@@ -3,7 +3,6 @@ the signed links, and the friendly checks of dates."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,15 +15,23 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from kizuna import subscriptions
 from kizuna.config import ConfigurationError
+from kizuna.consent import WEB_NOTICE, consent_version, notice_values
 from kizuna.core.ruby import ruby_to_html, ruby_to_text
-from kizuna.i18n import DEFAULT_LOCALE, Catalogs, format_day
+from kizuna.i18n import (
+    DEFAULT_LOCALE,
+    JAPANESE_LOCALES,
+    LOCALE_NAMES,
+    LOCALES,
+    Catalogs,
+    format_day,
+    html_lang,
+    negotiate,
+    paired_locale,
+)
 from kizuna.runtime import Runtime
 from kizuna.tokens import Purpose, Tokens
 
-LOCALES = ("ja", "ja-easy", "en")
-LOCALE_NAMES = {"ja": "日本語", "ja-easy": "やさしい日本語", "en": "English"}
-HTML_LANG = {"ja": "ja", "ja-easy": "ja", "en": "en"}
-VARIANTS = ("ja", "ja-easy")
+VARIANTS = JAPANESE_LOCALES  # message content: standard Japanese and やさしい日本語
 
 
 def N_(msgid: str) -> str:  # noqa: N802 - gettext's own name for it
@@ -54,19 +61,7 @@ SECURITY_HEADERS = {
 
 def accepted_locale(header: str) -> str | None:
     """The first of our locales in an Accept-Language header, by the client's preference."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, item in enumerate(header.split(",")):
-        tag, _, params = item.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                continue
-        primary = tag.strip().lower().split("-")[0]
-        if primary in LOCALES and quality > 0:
-            ranked.append((-quality, position, primary))
-    return min(ranked)[2] if ranked else None
+    return negotiate(header)
 
 
 def choose_locale(request: Request, *, asked: str | None = None, saved: str | None = None) -> str:
@@ -138,10 +133,11 @@ class Pages:
             .get_template(template)
             .render(
                 locale=locale,
-                lang=HTML_LANG[locale],
+                lang=html_lang(locale),
                 csrf_field=CSRF_FIELD,
                 csrf_token=form_value,
                 languages=language_links(request, locale, here),
+                here=here,  # the page's own path: its forms post below it
                 **context,
             )
         )
@@ -161,14 +157,15 @@ class Pages:
 
 def language_links(
     request: Request, current: str, here: str | None = None
-) -> list[tuple[str, str, bool]]:
-    """(name, link, is current) for each locale: this page with `?lang=` changed."""
+) -> list[tuple[str, str, str, bool]]:
+    """(name, lang, link, is current) for each locale: this page with `?lang=` changed."""
     params = {k: v for k, v in request.query_params.items() if k != "lang"}
     path = here or request.url.path
     links = []
     for locale in LOCALES:
         query = urlencode({**params, "lang": locale})
-        links.append((LOCALE_NAMES[locale], f"{path}?{query}", locale == current))
+        name, tag = LOCALE_NAMES[locale], html_lang(locale)
+        links.append((name, tag, f"{path}?{query}", locale == current))
     return links
 
 
@@ -186,8 +183,8 @@ class Site:
 
     def consent_version(self, locale: str) -> str:
         """Names the exact words shown: a change of wording makes a new version."""
-        words = self.pages.text(locale, CONSENT)
-        return f"web-signup-1/{locale}/{hashlib.sha256(words.encode()).hexdigest()[:12]}"
+        notice = self.pages.text(locale, WEB_NOTICE, **notice_values(self.runtime.settings))
+        return consent_version("web", locale, self.pages.text(locale, CONSENT) + notice)
 
 
 def site(request: Request) -> Site:
@@ -234,8 +231,8 @@ def date_problem(stage: str, day: date, today: date) -> str | None:
 
 def subscriber_locale(page_locale: str, variant: str) -> str:
     """Someone reading the Japanese pages reads mail in the Japanese they chose for messages;
-    someone reading the English pages keeps English pages and footers."""
-    return page_locale if page_locale == "en" else variant
+    someone reading the pages in another language keeps that language for pages and footers."""
+    return paired_locale(page_locale, variant)
 
 
 NOTICES = {

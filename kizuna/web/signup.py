@@ -14,7 +14,9 @@ from markupsafe import escape
 
 from kizuna import subscriptions
 from kizuna.channels.base import Envelope
+from kizuna.consent import WEB_NOTICE, notice_values
 from kizuna.core.status import ChannelName, SendStatus, SubscriberStatus
+from kizuna.i18n import default_variant
 from kizuna.tokens import Purpose
 from kizuna.web import manage
 from kizuna.web.pages import (
@@ -101,7 +103,7 @@ SUBSCRIBE_ERRORS = {  # the service's own checks, for what the form could not se
 @router.get("/signup", response_class=HTMLResponse)
 def signup_page(request: Request, site: SiteDep, municipality: str = "") -> HTMLResponse:
     locale = choose_locale(request)
-    form = SignupForm(variant="ja-easy" if locale == "ja-easy" else "ja")
+    form = SignupForm(variant=default_variant(locale))
     if MUNICIPALITY_CODE.fullmatch(municipality):
         form.municipality = municipality  # from a municipality's own link
     return signup_form(request, site, form, locale)
@@ -113,6 +115,7 @@ def signup_form(
     return site.pages.render(
         request, "signup.html", locale=locale, status_code=status_code, here="/signup",
         form=form, consent=CONSENT, consent_version=site.consent_version(locale),
+        notice=WEB_NOTICE, notice_values=notice_values(site.runtime.settings),
     )  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""The Kizuna benchmark: a generated population, one local date, Kizuna against the bare limits."""

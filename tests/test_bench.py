@@ -1,0 +1,86 @@
+"""The benchmark (scripts/bench): a smoke run on a few hundred subscribers checks that it runs
+and that its counts add up, on each database. Never its speed: that is BENCHMARKS.md's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from kizuna_bench.population import Generator  # noqa: E402
+
+
+def test_the_population_has_the_mix_asked_for():
+    generator = Generator(20_000, date(2026, 11, 20), datetime(2026, 11, 22, tzinfo=UTC), 7)
+    chunks = list(generator.chunks())
+    counts = generator.counts
+    subscribers = [s for chunk in chunks for s in chunk.subscribers]
+    follows = [f for chunk in chunks for f in chunk.follows]
+    assert counts.subscribers == len(subscribers) == 20_000
+    assert len({s[0] for s in subscribers}) == 20_000  # ids
+    assert len({(s[1], s[2]) for s in subscribers}) == 20_000  # addresses
+    assert 0.83 < counts.line / counts.subscribers < 0.87
+    assert 0.18 < counts.easy / counts.subscribers < 0.22
+    assert set(counts.by_track) == {"pregnancy", "child", "loss"}
+    assert {f[3] for f in follows} == {"parent", "partner", "grandparent", "co_parent"}
+    assert len({s[5] for s in subscribers}) > 5  # time zones
+    assert len({s[7] for s in subscribers}) > 10  # municipalities
+
+
+def bench(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
+    done = subprocess.run(
+        [sys.executable, "-m", "kizuna_bench", "--subscribers", "300", "--runs", "1",
+         "--workdir", str(tmp_path / "work"), "--json", str(out), *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "| target | value | goal | met |" in done.stdout
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_small_run_counts_add_up(tmp_path, kind):
+    if kind == "postgresql" and not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        pytest.skip("PostgreSQL server binaries not found (Debian package `postgresql`)")
+    workers = "1,2" if kind == "postgresql" else "1"
+    results = bench(tmp_path, "--databases", kind, "--workers", workers)
+    population = results["databases"][kind]
+    assert population["subscribers"] == 300
+    due = population["by_channel"]
+    assert due["line"] > 0 and due["email"] > 0  # the seeded mix has both today
+    [run] = results["runs"]
+    record = run[kind]
+    planned = sum(due.values())
+    assert record["plan"]["planned"] == record["bare_insert"]["count"] == planned
+    assert record["by_channel"] == due
+    for count, dispatch in record["dispatch"].items():
+        assert dispatch["statuses"] == {"sent": planned}, count  # every delivery, once
+        line, email = dispatch["line"], dispatch["email"]
+        assert line["count"] == line["peer"]["recipients"] == due["line"]
+        assert line["peer"]["conflicts"] == line["peer"]["refused"] == 0
+        assert email["count"] == email["peer"]["message_ids"] == due["email"]
+        workers_seen = [p for p in line["processes"] if p["name"].startswith("kizuna worker")]
+        assert len(workers_seen) == int(count)
+    assert sorted(record["dispatch"]) == sorted(workers.split(","))
+    for n in workers.split(","):
+        assert run["bare_line"][n]["count"] == run["bare_line"][n]["peer"]["accepted"]
+        assert run["bare_line"][n]["count"] == due["line"]
+        assert run["bare_smtp"][n]["count"] == run["bare_smtp"][n]["peer"]["messages"]
+        assert run["bare_smtp"][n]["count"] == due["email"]
+    payloads = results["payloads"]
+    assert (payloads["line"], payloads["mail"]) == (due["line"], due["email"])
+    assert payloads["multicast_groups"] <= payloads["multicast_requests"] <= payloads["line"]
+    processes = results["summary"]["processes"]
+    assert all(p["cpu"] > 0 and p["peak_rss_mb"] > 0 for p in processes if "kizuna" in p["process"])
+    targets = {t["target"] for t in results["summary"]["targets"]}
+    assert any(t.startswith(f"plan on {kind}") for t in targets)
