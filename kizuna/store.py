@@ -68,8 +68,12 @@ class SqlStore:
         if scope.dates is not None:
             query = query.where(_due_children(scope.dates))
         with self._read() as connection:
-            result = connection.execution_options(stream_results=True).execute(query)
-            for part in result.partitions(batch_size):
+            if connection.dialect.name == "postgresql":
+                # A cursor is planned for its first rows by default (cursor_tuple_fraction
+                # 0.1): a nested loop over every follow. All rows are read: plan for that.
+                connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
+            result = connection.execution_options(yield_per=batch_size).execute(query)
+            for part in result.partitions():
                 yield [FollowRow(*row) for row in part]
 
     @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -51,6 +52,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
+    # Stopped with SIGTERM, the bench still stops its peers, workers and PostgreSQL.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     day = args.date or datetime.now(UTC).date() - timedelta(days=2)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kizuna-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
