@@ -140,6 +140,9 @@ def run_database(world: stages.World, target: Target, export: Path, day: date,
     bare = stages.bare_insert(target, export)
     deliveries.clear(target)
     planned = stages.plan(world, target, day.isoformat())
+    # Statistics as autovacuum has them by the delivery hour (planning runs at midnight):
+    # PostgreSQL plans the workers' claims from them.
+    deliveries.analyze(target)
     channels = by_channel(target)
     dispatch = {}
     for n, count in enumerate(workers):

@@ -61,6 +61,10 @@ def clear(target: Target) -> None:
         execute(target, "VACUUM ANALYZE delivery")
 
 
+def analyze(target: Target) -> None:
+    execute(target, "ANALYZE delivery" if target.kind == "postgresql" else "ANALYZE")
+
+
 def statuses(target: Target) -> dict[str, int]:
     connection = target.connect()
     try:
