@@ -18,6 +18,11 @@ def operator_actor(name: str) -> str:
     return f"operator:{name}"
 
 
+def staff_actor(staff_id: int) -> str:
+    """A municipal officer in the staff console, by id (never by address)."""
+    return f"staff:{staff_id}"
+
+
 def subscriber_actor(channel: str) -> str:
     """A parent acting on their own data, from LINE or the web pages."""
     return f"subscriber:{channel}"

@@ -21,7 +21,7 @@ DELIVERY = Delivery.__table__
 INSERT_COLUMNS = (
     "subscriber_id", "child_id", "message_id", "track", "variant", "fallback_from",
     "stage_label", "local_date", "due_at", "status", "idempotency_key", "attempts",
-    "next_attempt_at", "created_at",
+    "next_attempt_at", "created_at", "from_municipality",
 )  # fmt: skip
 COLUMN_LIST = ", ".join(INSERT_COLUMNS)
 KEY = INSERT_COLUMNS.index("idempotency_key")

@@ -40,10 +40,13 @@ def new(
         str | None, typer.Option(help="Default: the other variant's, else by track.")
     ] = None,
     title: str = "（見出し）",
+    municipality: Annotated[
+        str | None, typer.Option(help="A municipality's own message: its 6-digit code.")
+    ] = None,
 ) -> None:
     """Scaffold a message file with complete front matter; refuses a clash with another."""
     root = settings().messages_dir
-    request = editing.NewMessage(track, at, variant, audience, category, title)
+    request = editing.NewMessage(track, at, variant, audience, category, title, municipality)
     try:
         path = editing.scaffold(root, request)
     except (ValueError, editing.ScaffoldError, FileExistsError) as error:

@@ -15,6 +15,7 @@ from rich.table import Table
 from kizuna import municipalities, municipality_links
 from kizuna.cli_enroll import run_enroll
 from kizuna.cli_report import run_report
+from kizuna.cli_staff import staff_app
 from kizuna.cli_support import console, errors, fail, settings
 from kizuna.config import Settings
 from kizuna.content import CatalogError
@@ -28,6 +29,7 @@ municipality_app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens of a municipality's systems.", no_args_is_help=True)
 municipality_app.add_typer(token_app, name="token")
+municipality_app.add_typer(staff_app, name="staff")
 DAY = {"formats": ["%Y-%m-%d"], "metavar": "YYYY-MM-DD"}
 CodeArgument = Annotated[str, typer.Argument(help="6-digit local government code (or 5 digits)")]
 

@@ -74,8 +74,11 @@ class Settings(BaseSettings):
     line_api_url: str = "https://api.line.me"
     line_timeout_seconds: float = Field(default=10.0, gt=0)
     line_rate_per_second: float = Field(default=1000.0, gt=0, le=2000)  # LINE allows 2,000
+    # One request for many subscribers getting the identical text (LINE counts each recipient).
+    line_multicast: bool = False
     line_bot_id: str | None = None  # the bot's basic id (@…), for municipalities' LINE links
     invitation_days: int = Field(default=90, ge=1)  # a LINE invitation code from a resident list
+    family_invitation_days: int = Field(default=14, ge=1)  # a caregiver's invitation to a child
     # Email over SMTP: chosen by KIZUNA_EMAIL_BACKEND=smtp, or by setting KIZUNA_SMTP_HOST.
     smtp_host: str | None = None
     smtp_port: int | None = Field(default=None, ge=1, le=65535)  # None: 25, 587 or 465 by TLS
@@ -93,6 +96,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)  # after a subscriber stops or is gone
     delivery_retention_days: int = Field(default=400, ge=30)  # then only daily counts remain
     pending_days: int = Field(default=7, ge=1)  # an unconfirmed sign-up, a half-done LINE chat
+    # The staff console: wrong passwords in a row before a staff account is locked for a while.
+    staff_max_failed_logins: int = Field(default=5, ge=1)
 
     @field_validator("timezone")
     @classmethod

@@ -22,15 +22,17 @@ from kizuna.core.catalog import (
     Source,
     parse_at,
 )
+from kizuna.core.municipality_code import is_code
 from kizuna.core.stage import Track
 from kizuna.line_body import text_fits
-from kizuna.rendering import Renderer, sample_contexts
+from kizuna.rendering import SENDER_LABEL_MAX, Renderer, from_municipality, sample_contexts
 
 TRACK_DIRS = tuple(track.value for track in Track)
 CATEGORIES = (
     "development", "health", "checkup", "vaccination", "procedure",
     "support", "local", "prompt", "loss",
 )  # fmt: skip
+MUNICIPALITIES_DIR = "municipalities"
 VARIANT = re.compile(r"[a-z]{2,3}(-[a-z]+)?")
 
 
@@ -83,6 +85,16 @@ class FrontMatter(BaseModel):
     title: str = Field(min_length=1, max_length=80)
     sources: list[SourceModel] = Field(min_length=1)
     reviews: list[ReviewModel] = Field(default_factory=list)
+    municipality: str | None = None  # the code: a municipality's own message
+
+    @field_validator("municipality", mode="before")
+    @classmethod
+    def _municipality(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value:06d}"  # written unquoted: YAML read a number, and dropped a 0
+        if value is not None and not (isinstance(value, str) and is_code(value)):
+            raise ValueError("municipality must be a 6-digit local government code")
+        return value
 
     @field_validator("variant")
     @classmethod
@@ -120,9 +132,17 @@ def key_lines(front: str) -> dict[str, int]:
 
 
 def expected_path(front: FrontMatter) -> str:
-    """Where a message belongs: `<track>/<at>[-<audience>].<variant>.md`."""
+    """Where a message belongs: `[municipalities/<code>/]<track>/<at>[-<audience>].<variant>.md`."""
     slug = front.at if front.audience is Audience.EVERYONE else f"{front.at}-{front.audience}"
-    return f"{front.track}/{slug}.{front.variant}.md"
+    path = f"{front.track}/{slug}.{front.variant}.md"
+    return f"{MUNICIPALITIES_DIR}/{front.municipality}/{path}" if front.municipality else path
+
+
+def expected_id(front: FrontMatter) -> str:
+    """`<track>-<slug>`, after the municipality's code for a municipality's own message."""
+    slug = front.at if front.audience is Audience.EVERYONE else f"{front.at}-{front.audience}"
+    own = f"{front.track}-{slug}"
+    return f"{front.municipality}-{own}" if front.municipality else own
 
 
 def parse_message(
@@ -153,10 +173,10 @@ def parse_message(
         timing = parse_at(front.track, front.at)
     except ValueError as error:
         return None, [Problem(path, lines.get("at", 1), str(error))]
-    slug = expected_path(front).split("/", 1)[1].rsplit(".", 2)[0]
-    if front.id != f"{front.track}-{slug}":
-        problems.append(Problem(path, lines.get("id", 1), f"id must be {front.track}-{slug}"))
-    if not path.endswith(expected_path(front)):
+    if front.id != expected_id(front):
+        problems.append(Problem(path, lines.get("id", 1), f"id must be {expected_id(front)}"))
+    in_municipalities = f"/{MUNICIPALITIES_DIR}/" in f"/{path}"
+    if not path.endswith(expected_path(front)) or (in_municipalities and not front.municipality):
         problems.append(Problem(path, 1, f"file must be at messages/{expected_path(front)}"))
     message = Message(
         id=front.id, track=front.track, at=timing, variant=front.variant,
@@ -164,6 +184,7 @@ def parse_message(
         title=front.title, body=body, path=path, body_line=body_line,
         sources=tuple(Source(s.title, s.url) for s in front.sources),
         reviews=tuple(Review(**r.model_dump()) for r in front.reviews),
+        municipality=front.municipality,
     )  # fmt: skip
     problems.extend(check_body(message, renderer))
     return message, problems
@@ -191,6 +212,8 @@ def check_body(message: Message, renderer: Renderer) -> list[Problem]:
             return [Problem(message.path, message.body_line, f"template: {error}")]
         if not rendered.text.strip():
             return [Problem(message.path, message.body_line, "renders to an empty text")]
+        if message.municipality:  # sent with the municipality's mark before it
+            rendered = from_municipality(rendered, "見" * SENDER_LABEL_MAX)
         if not text_fits(rendered.text):
             return [Problem(message.path, message.body_line, "text is longer than LINE allows")]
     return []
@@ -208,9 +231,10 @@ def check_catalog(messages: Iterable[Message]) -> list[Problem]:
             problems.append(Problem(message.path, 1, f"duplicate of {seen[key].path}"))
             continue
         seen[key] = message
-        ids_by_timing[message.at].add(message.id)
+        # A municipality's message may share a day with ours: it is sent beside it.
+        ids_by_timing[message.municipality, message.at].add(message.id)
         variants[message.id][message.variant] = message
-    for timing, ids in ids_by_timing.items():
+    for (_, timing), ids in ids_by_timing.items():
         if len(ids) > 1:
             for message_id in sorted(ids)[1:]:
                 first = next(iter(variants[message_id].values()))
@@ -249,8 +273,11 @@ def _variants_in_step(message_id: str, by_variant: dict[str, Message]) -> list[P
 
 
 def message_files(root: Path) -> list[Path]:
-    """The message files of the core tracks under a messages folder."""
-    return sorted(p for track in TRACK_DIRS for p in (root / track).rglob("*.md"))
+    """The message files under a messages folder: the tracks', and each municipality's."""
+    folders = [root, *sorted(p for p in (root / MUNICIPALITIES_DIR).glob("*") if p.is_dir())]
+    return sorted(
+        p for folder in folders for track in TRACK_DIRS for p in (folder / track).rglob("*.md")
+    )
 
 
 def check_files(

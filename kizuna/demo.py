@@ -166,35 +166,34 @@ def _request(sample: Sample, number: int, due: date | None, birth: date | None):
 
 def demo_rows(rt: Runtime, today: date) -> list[DemoRow]:
     d, s = Delivery.__table__.c, Subscriber.__table__.c
-    columns = (s.id, s.nickname, s.channel, s.variant, d.id, d.message_id, d.variant, d.stage_label)
+    columns = (s.id, s.nickname, s.channel, s.variant, d.id, d.message_id, d.variant,
+               d.stage_label, d.push_key, d.from_municipality)  # fmt: skip
     query = (
         sa.select(*columns)
         .select_from(Subscriber.__table__.outerjoin(
             Delivery.__table__, sa.and_(d.subscriber_id == s.id, d.local_date == today)))
         .order_by(s.id, d.id)
     )  # fmt: skip
-    rows = []
     with rt.engine.connect() as connection:
-        for (
-            sid,
-            nickname,
-            channel,
-            variant,
-            did,
-            message_id,
-            sent_variant,
-            label,
-        ) in connection.execute(query):
-            suffix = "json" if channel == "line" else "eml"
-            rows.append(
-                DemoRow(
-                    who=f"#{sid} {nickname} ({ABOUT.get(nickname, '')})", channel=channel,
-                    stage=label or "—",
-                    message_id=message_id or "— (no message today)",
-                    variant=sent_variant or variant,
-                    file=f"outbox/{channel}/{did}.{suffix}" if did else "—",
-                )
-            )  # fmt: skip
+        found = connection.execute(query).all()
+    # Deliveries sent in one request share a file: their group's first delivery's.
+    first: dict[str, int] = {}
+    for *_, did, _, _, _, key, _ in sorted(found, key=lambda r: (bool(r[-1]), r[4] or 0)):
+        if key is not None:
+            first.setdefault(key, did)
+    rows = []
+    for sid, nickname, channel, variant, did, message_id, sent_variant, label, key, _ in found:
+        suffix = "json" if channel == "line" else "eml"
+        did = first.get(key, did)
+        rows.append(
+            DemoRow(
+                who=f"#{sid} {nickname} ({ABOUT.get(nickname, '')})", channel=channel,
+                stage=label or "—",
+                message_id=message_id or "— (no message today)",
+                variant=sent_variant or variant,
+                file=f"outbox/{channel}/{did}.{suffix}" if did else "—",
+            )
+        )  # fmt: skip
     return rows
 
 

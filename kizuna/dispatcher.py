@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 
@@ -16,7 +16,9 @@ from kizuna.channels.base import Channels, Envelope, SendResult
 from kizuna.core.catalog import Catalog, Message
 from kizuna.core.local_info import local_info
 from kizuna.core.status import ChannelName, DeliveryStatus, SendStatus, SubscriberStatus
-from kizuna.rendering import RenderContext, Rendered, Renderer
+from kizuna.planner import new_key
+from kizuna.pushes import Group, form_groups
+from kizuna.rendering import RenderContext, Rendered, Renderer, from_municipality
 
 RETRY_BASE_SECONDS = 60
 RETRY_CAP_SECONDS = 6 * 3600
@@ -44,6 +46,11 @@ class Claimed:
     consecutive_failures: int = 0
     locale: str = "ja"  # the subscriber's UI language: mail footers and links
     municipality_code: str | None = None
+    child_id: int = 0
+    from_municipality: bool = False
+    push_key: str | None = None  # the stored group this delivery is sent in (kizuna.pushes)
+    multicast: bool = False
+    fresh: bool = False  # never tried and in no group: free to join a new one
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,7 @@ class DispatchStore(Protocol):
         limit: int,
         worker: str,
         until: datetime,
+        by_content: bool = False,
     ) -> list[Claimed]: ...
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
@@ -81,6 +89,14 @@ class DispatchStore(Protocol):
 
     def local_info(self, codes: set[str]) -> dict[str, dict[str, str]]:
         """Each municipality's local information, every key present ("" when not given)."""
+        ...
+
+    def senders(self, codes: set[str]) -> dict[str, str]:
+        """How each municipality marks its own messages (〇〇市より)."""
+        ...
+
+    def set_push_keys(self, groups: list[tuple[str, bool, list[int]]]) -> None:
+        """Store each new group's (retry key, multicast, delivery ids) before it is sent."""
         ...
 
     def count_due(self, *, now: datetime, through_local_date: date | None, channel: str) -> int: ...
@@ -97,6 +113,7 @@ class DispatchOptions:
     max_consecutive_failures: int = 5  # then the subscriber is paused
     max_bounces: int = 3  # hard bounces in a row before an email subscriber is gone
     stale_after: timedelta | None = None  # scheduled runs skip deliveries later than this
+    multicast: bool = False  # identical texts to many subscribers in one request (LINE)
 
 
 @dataclass
@@ -176,6 +193,7 @@ class Dispatcher:
         self._clock = clock
         self._budget: dict[str, int] = {}
         self._local: dict[str, dict[str, str]] = {}  # the batch's municipalities' local info
+        self._senders: dict[str, str] = {}  # and how each marks its own messages
 
     def stop(self) -> None:
         """Claim nothing more; the batch in flight is finished and recorded."""
@@ -207,11 +225,14 @@ class Dispatcher:
                 limit=options.batch_size,
                 worker=options.worker,
                 until=now + timedelta(seconds=options.claim_seconds),
+                by_content=options.multicast,
             )
             if not batch:
                 break
             codes = {c.municipality_code for c in batch if c.municipality_code}
-            self._local = await asyncio.to_thread(self._store.local_info, codes) if codes else {}
+            if codes:
+                self._local = await asyncio.to_thread(self._store.local_info, codes)
+                self._senders = await asyncio.to_thread(self._store.senders, codes)
             outcomes = await self._send_batch(batch, now)
             if recording is not None:
                 await recording
@@ -228,16 +249,45 @@ class Dispatcher:
         return summary
 
     async def _send_batch(self, batch: list[Claimed], now: datetime) -> list[Outcome]:
-        """Send a batch with `concurrency` senders taking deliveries in order."""
-        outcomes: list[Outcome] = [None] * len(batch)  # type: ignore[list-item]
-        todo = iter(enumerate(batch))
+        """Render the batch, group what goes in one request, store new groups' keys, then
+        send with `concurrency` senders taking the requests in order."""
+        outcomes: list[Outcome] = []
+        ready: dict[ChannelName, list[Claimed]] = {}
+        rendered: dict[int, Rendered] = {}
+        for claimed in batch:
+            found = self._prepare(claimed, now)
+            if isinstance(found, Outcome):
+                outcomes.append(found)
+            else:
+                rendered[claimed.delivery_id] = found
+                ready.setdefault(ChannelName(claimed.channel), []).append(claimed)
+        groups = [
+            g for name, members in ready.items() for g in self._groups(name, members, rendered)
+        ]
+        new = [(g.key, g.multicast, [m.delivery_id for m in g.members]) for g in groups if g.new]
+        if new:  # stored before the first attempt: a retry sends the same group, same key
+            await asyncio.to_thread(self._store.set_push_keys, new)
+        todo = iter(groups)
 
         async def sender() -> None:
-            for n, claimed in todo:  # one shared iterator: each delivery is taken once
-                outcomes[n] = await self._send_one(claimed, now)
+            for group in todo:  # one shared iterator: each request is taken once
+                outcomes.extend(await self._send_group(group, rendered, now))
 
-        await asyncio.gather(*(sender() for _ in range(min(self._options.concurrency, len(batch)))))
+        await asyncio.gather(
+            *(sender() for _ in range(min(self._options.concurrency, len(groups))))
+        )
         return outcomes
+
+    def _groups(
+        self, name: ChannelName, members: list[Claimed], rendered: dict[int, Rendered]
+    ) -> list[Group]:
+        channel = self._channels.get(name)
+        per_push = getattr(channel, "max_messages", 1)
+        per_multicast = getattr(channel, "max_recipients", 1) if self._options.multicast else 0
+        texts = {m.delivery_id: rendered[m.delivery_id].text for m in members}
+        return form_groups(
+            members, texts, per_push=per_push, per_multicast=per_multicast, new_key=new_key
+        )
 
     async def _quota_budget(
         self, now: datetime, through_local_date: date | None, summary: DispatchSummary
@@ -267,20 +317,31 @@ class Dispatcher:
                 )
         return budget
 
-    def _over_quota(self, claimed: Claimed, now: datetime) -> Outcome | None:
-        """Within the quota, take one send from it; beyond it, keep the delivery planned."""
-        if claimed.channel not in self._budget:
+    def _over_quota(self, group: Group, now: datetime) -> list[Outcome] | None:
+        """Within the quota, take the request's cost from it; beyond it, keep it planned.
+        LINE counts a push as one message whatever it carries, a multicast per recipient."""
+        channel = group.members[0].channel
+        if channel not in self._budget:
             return None
-        if self._budget[claimed.channel] > 0:
-            self._budget[claimed.channel] -= 1
+        cost = len(group.addresses) if group.multicast else 1
+        if self._budget[channel] >= cost:
+            self._budget[channel] -= cost
             return None
-        return Outcome(
-            delivery_id=claimed.delivery_id, subscriber_id=claimed.subscriber_id,
-            status=DeliveryStatus.PLANNED, attempts=claimed.attempts, channel=claimed.channel,
-            next_attempt_at=now + QUOTA_WAIT, error="monthly quota reached",
-        )  # fmt: skip
+        return [
+            Outcome(
+                delivery_id=m.delivery_id,
+                subscriber_id=m.subscriber_id,
+                status=DeliveryStatus.PLANNED,
+                attempts=m.attempts,
+                channel=m.channel,
+                next_attempt_at=now + QUOTA_WAIT,
+                error="monthly quota reached",
+            )  # fmt: skip
+            for m in group.members
+        ]
 
-    async def _send_one(self, claimed: Claimed, now: datetime) -> Outcome:
+    def _prepare(self, claimed: Claimed, now: datetime) -> Rendered | Outcome:
+        """The delivery rendered, or what to record instead: skipped, or failed to render."""
         skip = self._skip_reason(claimed)
         if skip is not None:
             return Outcome(
@@ -288,21 +349,36 @@ class Dispatcher:
                 status=DeliveryStatus.SKIPPED, attempts=claimed.attempts, skip_reason=skip,
                 channel=claimed.channel,
             )  # fmt: skip
-        deferred = self._over_quota(claimed, now)
+        message = self._message(claimed)
+        try:
+            rendered = self._render(message, self._context(claimed))
+        except TemplateError as error:  # validation should have caught it; never crash a run
+            result = SendResult(SendStatus.FAILED, f"render failed: {error}")
+            return decide(claimed, result, now=now, options=self._options, rng=self._rng)
+        if message.municipality is not None:
+            rendered = from_municipality(rendered, self._senders.get(message.municipality, ""))
+        return rendered
+
+    async def _send_group(
+        self, group: Group, rendered: dict[int, Rendered], now: datetime
+    ) -> list[Outcome]:
+        deferred = self._over_quota(group, now)
         if deferred is not None:
             return deferred
-        message = self._message(claimed)
-        channel = self._channels.get(ChannelName(claimed.channel))
+        first = group.members[0]
+        channel = self._channels.get(ChannelName(first.channel))
         if channel is None:
-            result = SendResult(SendStatus.RETRY, f"no {claimed.channel} channel configured")
+            result = SendResult(SendStatus.RETRY, f"no {first.channel} channel configured")
         else:
-            try:
-                envelope = self._envelope(claimed, message, now)
-            except TemplateError as error:  # validation should have caught it; never crash a run
-                result = SendResult(SendStatus.FAILED, f"render failed: {error}")
-            else:
-                result = await channel.send(envelope)
-        return decide(claimed, result, now=now, options=self._options, rng=self._rng)
+            result = await channel.send(self._envelope(group, rendered, now))
+        if group.multicast and result.status is SendStatus.GONE:
+            # A multicast's refusal names no recipient: nobody is marked gone for it.
+            result = SendResult(SendStatus.FAILED, result.detail)
+        outcomes = [decide(m, result, now=now, options=self._options, rng=self._rng)
+                    for m in group.members]  # fmt: skip
+        # One request, one fate: a retry of the group is due for all its deliveries at once.
+        again = outcomes[0].next_attempt_at
+        return [replace(o, next_attempt_at=again) for o in outcomes]
 
     def _message(self, claimed: Claimed) -> Message:
         return self._catalog.variants_of(claimed.message_id)[claimed.variant]
@@ -317,30 +393,42 @@ class Dispatcher:
             return "message no longer in the catalog"
         if not (self._options.allow_unreviewed or message.reviewed):
             return "message needs review"
+        if message.municipality is not None and not (
+            claimed.receives_local_info and claimed.municipality_code == message.municipality
+        ):
+            return "not a resident of the municipality, or not allowed its local information"
         return None
 
-    def _envelope(self, claimed: Claimed, message: Message, now: datetime) -> Envelope:
-        channel = ChannelName(claimed.channel)
-        context = RenderContext(
+    def _context(self, claimed: Claimed) -> RenderContext:
+        return RenderContext(
             stage_label=claimed.stage_label,
-            channel=channel,
+            channel=ChannelName(claimed.channel),
             nickname=claimed.nickname,
             # Local details can reveal where a child lives: only for followers allowed them.
             municipality_name=claimed.municipality_name if claimed.receives_local_info else "",
             local=self._local_for(claimed),
         )
-        rendered = self._render(message, context)
+
+    def _envelope(self, group: Group, rendered: dict[int, Rendered], now: datetime) -> Envelope:
+        first = group.members[0]
+        own = rendered[first.delivery_id]
+        # A multicast carries one recipient's texts to all; a push, each delivery's text.
+        texts = [rendered[m.delivery_id].text for m in group.members
+                 if not group.multicast or m.address == first.address]  # fmt: skip
         return Envelope(
-            delivery_id=claimed.delivery_id,
-            subscriber_id=claimed.subscriber_id,
-            locale=claimed.locale,
-            idempotency_key=claimed.idempotency_key,
-            channel=channel,
-            address=claimed.address,
-            title=rendered.title,
-            text=rendered.text,
-            html=rendered.html,
+            delivery_id=first.delivery_id,
+            subscriber_id=first.subscriber_id,
+            locale=first.locale,
+            idempotency_key=group.key,
+            channel=ChannelName(first.channel),
+            address=first.address,
+            title=own.title,
+            text=texts[0],
+            html=own.html,
             created_at=now,
+            more_texts=tuple(texts[1:]),
+            multicast=group.multicast,
+            more_addresses=group.addresses[1:] if group.multicast else (),
         )
 
     def _local_for(self, claimed: Claimed) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kizuna.content import (
     CATEGORIES,
+    MUNICIPALITIES_DIR,
     VARIANT,
     Problem,
     check_files,
@@ -14,6 +15,7 @@ from kizuna.content import (
     message_files,
 )
 from kizuna.core.catalog import AgeBasis, Audience, Catalog, Message, Timing, parse_at
+from kizuna.core.municipality_code import is_code
 from kizuna.core.stage import Track
 from kizuna.front_matter import compose_file
 
@@ -79,6 +81,7 @@ class NewMessage:
     audience: Audience = Audience.EVERYONE
     category: str | None = None
     title: str = "（見出し）"
+    municipality: str | None = None  # a municipality's own message (its code)
 
 
 def scaffold(root: Path, request: NewMessage) -> Path:
@@ -92,10 +95,13 @@ def scaffold(root: Path, request: NewMessage) -> Path:
         raise ValueError("variant must look like ja or ja-easy")
     if request.category is not None and request.category not in CATEGORIES:
         raise ValueError(f"category must be one of {', '.join(CATEGORIES)}")
-    audience = request.audience
+    audience, code = request.audience, request.municipality
+    if code is not None and not is_code(code):
+        raise ValueError("municipality must be a 6-digit local government code")
     slug = request.at if audience is Audience.EVERYONE else f"{request.at}-{audience}"
+    own_id = f"{request.track}-{slug}"
     fields: dict[str, object] = {
-        "id": f"{request.track}-{slug}", "track": str(request.track), "at": request.at,
+        "id": f"{code}-{own_id}" if code else own_id, "track": str(request.track), "at": request.at,
         "variant": request.variant, "audience": str(audience),
         "category": request.category or DEFAULT_CATEGORY[request.track],
         "age_basis": str(AgeBasis.CHRONOLOGICAL), "title": request.title,
@@ -107,7 +113,10 @@ def scaffold(root: Path, request: NewMessage) -> Path:
             category=partner.category, age_basis=str(partner.age_basis), title=partner.title,
             sources=[{"title": s.title, "url": s.url} for s in partner.sources],
         )  # fmt: skip
-    path = root / str(request.track) / f"{slug}.{request.variant}.md"
+    if code:
+        fields.update(category=request.category or "local", municipality=code)
+    folder = root / MUNICIPALITIES_DIR / code if code else root
+    path = folder / str(request.track) / f"{slug}.{request.variant}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     body = FIRST_LINE.get(request.variant, FIRST_LINE["ja"]) + "\n\n（本文）\n"
     with path.open("x", encoding="utf-8") as handle:  # never overwrite a file made meanwhile
@@ -123,7 +132,8 @@ def _refuse_clash(
     for message in check_files(message_files(root), root=root, across=False)[0]:
         if message.id == message_id and message.variant == request.variant:
             raise ScaffoldError(f"{message.id} ({message.variant}) already exists: {message.path}")
-        if message.track is request.track and message.at == timing and message.id != message_id:
+        same_day = message.track is request.track and message.at == timing
+        if same_day and message.municipality == request.municipality and message.id != message_id:
             raise ScaffoldError(f"{message.id} is already due on {timing}: {message.path}")
         if message.id == message_id:
             partner = message

@@ -41,20 +41,23 @@ LOCALE_NAMES = {
 class Catalogs:
     """All UI translations under a `locales/` folder, loaded once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, domain: str = DOMAIN) -> None:
         self.root = root
+        self.domain = domain  # "staff": the staff console's own catalogs (ja and en)
 
     @cached_property
     def _translations(self) -> dict[str, Translations]:
         loaded = {}
-        for po_path in sorted(self.root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        for po_path in sorted(self.root.glob(f"*/LC_MESSAGES/{self.domain}.po")):
             locale = po_path.parent.parent.name
             with po_path.open("rb") as handle:
-                catalog = read_po(handle, locale=BABEL_LOCALES.get(locale, "en"), domain=DOMAIN)
+                catalog = read_po(
+                    handle, locale=BABEL_LOCALES.get(locale, "en"), domain=self.domain
+                )
             buffer = BytesIO()
             write_mo(buffer, catalog)
             buffer.seek(0)
-            loaded[locale] = Translations(fp=buffer, domain=DOMAIN)
+            loaded[locale] = Translations(fp=buffer, domain=self.domain)
         return loaded
 
     def locales(self) -> list[str]:

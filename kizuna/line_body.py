@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 TEXT_MAX_UTF16 = 5000  # LINE counts a text message's length in UTF-16 code units
 MESSAGES_PER_REQUEST = 5
+RECIPIENTS_PER_MULTICAST = 500
 
 
 def utf16_length(text: str) -> int:
@@ -30,3 +31,12 @@ def text_objects(texts: Sequence[str]) -> list[dict[str, str]]:
 def push_body(to: str, texts: Sequence[str]) -> dict[str, object]:
     """The body of `POST /v2/bot/message/push`."""
     return {"to": to, "messages": text_objects(texts)}
+
+
+def multicast_body(to: Sequence[str], texts: Sequence[str]) -> dict[str, object]:
+    """The body of `POST /v2/bot/message/multicast`: the same texts to up to 500 users."""
+    if not 1 <= len(to) <= RECIPIENTS_PER_MULTICAST:
+        raise ValueError(
+            f"a multicast goes to 1 to {RECIPIENTS_PER_MULTICAST} users, got {len(to)}"
+        )
+    return {"to": list(to), "messages": text_objects(texts)}

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from kizuna import enrollment, subscriptions
+from kizuna import enrollment, family, subscriptions
 from kizuna.consent import LINE_NOTICE, consent_version, notice_values
 from kizuna.core.municipality_code import InvalidCode, normalize_code
 from kizuna.core.ruby import ruby_to_text
@@ -160,7 +160,7 @@ class LineBot(Commands, LanguageChoice):
             return [self._variant_question(locale)]
         if action == "variant" and value in VARIANT_LOCALE and "kind" in data:
             data["variant"] = value
-            if "municipality" in data:  # sent already, from the municipality's link
+            if "municipality" in data or "family" in data:  # no municipality code to ask
                 return self._confirm(event.user_id, data, now)
             self.conversations.save(event.user_id, "municipality", data, now=now)
             locale = conversation_locale(data)
@@ -184,12 +184,16 @@ class LineBot(Commands, LanguageChoice):
     def _confirm(self, user_id: str, data: dict, now: datetime) -> list[dict]:
         self.conversations.save(user_id, "confirm", data, now=now)
         locale = conversation_locale(data)
-        day = date.fromisoformat(data.get("birth_date") or data["due_date"])
-        msgid = "Birth date: %(date)s" if "birth_date" in data else "Due date: %(date)s"
         quick = [postback(self._t(locale, "Register"), a="confirm"),
                  postback(self._t(locale, "Start again"), a="restart")]  # fmt: skip
-        return [self._text(locale, msgid, date=format_day(day, locale)),
-                self._text(locale, "Shall we register you with this?", quick)]  # fmt: skip
+        if "family" in data:  # the child's dates are the inviter's: never shown here
+            about = self._text(locale, "You are invited to follow a child as %(role)s.",
+                               role=self._role(locale, data["role"]))  # fmt: skip
+        else:
+            day = date.fromisoformat(data.get("birth_date") or data["due_date"])
+            msgid = "Birth date: %(date)s" if "birth_date" in data else "Due date: %(date)s"
+            about = self._text(locale, msgid, date=format_day(day, locale))
+        return [about, self._text(locale, "Shall we register you with this?", quick)]
 
     def _subscribe(self, user_id: str, data: dict, now: datetime) -> list[dict]:
         locale = conversation_locale(data)
@@ -204,7 +208,11 @@ class LineBot(Commands, LanguageChoice):
         options = {"variants": self.runtime.variants(), "now": now,
                    "default_timezone": self.runtime.settings.timezone}  # fmt: skip
         try:
-            if "invitation" in data:
+            if "family" in data:
+                done = family.subscribe_invited(
+                    self.runtime.engine, int(data["family"]), request, **options
+                )
+            elif "invitation" in data:
                 done = enrollment.subscribe_invited(
                     self.runtime.engine, int(data["invitation"]), request, **options
                 )
@@ -257,6 +265,9 @@ class LineBot(Commands, LanguageChoice):
     def _invited(self, user_id: str, code: str, before: dict, now: datetime) -> list[dict]:
         """A code from a municipality's resident list: the child's dates come with it; a
         language chosen `before` stays."""
+        invited = self._family_invited(user_id, code, before, now)
+        if invited is not None:
+            return invited
         try:
             invitation = enrollment.find_invitation(self.runtime.engine, code, now=now)
         except enrollment.InvitationUnusable:

@@ -1,5 +1,5 @@
 """What a registered LINE subscriber can ask: stop, resume, help, the Japanese of the messages,
-the language of Kizuna, dates, a birth, and — with particular care — a loss."""
+the language of Kizuna, dates, a birth, family — and, with particular care, a loss."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ import sqlalchemy as sa
 
 from kizuna import subscriptions
 from kizuna.core.status import SubscriberStatus
+from kizuna.enrollment import read_code
 from kizuna.i18n import JAPANESE_LOCALES, paired_locale
 from kizuna.line_events import command_of, date_picker, named_locale, postback
+from kizuna.line_family import FAMILY_ACTIONS, FamilyCommands
 from kizuna.line_privacy import PrivacyCommands
 from kizuna.models import Follow
 from kizuna.runtime import plan_child
 from kizuna.store import set_subscriber_status
 
 
-class Commands(PrivacyCommands):
+class Commands(PrivacyCommands, FamilyCommands):
     """Mixed into LineBot: text commands and the postbacks they lead to."""
 
     def _help(self, locale: str) -> dict:
@@ -35,6 +37,13 @@ class Commands(PrivacyCommands):
         if subscriber is None:
             typed = self.municipality_text(event.user_id, event.text, now)
             return typed if typed is not None else self._start(locale)
+        code = read_code(event.text)
+        if code is not None and command != "loss":
+            return self._family_code(subscriber, code, locale, now)
+        if command == "invite":
+            return self._invite_question(subscriber, locale)
+        if command == "family":
+            return self._caregiver_list(subscriber, locale)
         today = self._today(now)
         if command == "stop":
             subscriptions.stop(self.runtime.engine, subscriber_id=subscriber.id,
@@ -77,6 +86,8 @@ class Commands(PrivacyCommands):
     def _life_event(self, event, subscriber, action, value, locale, now) -> list[dict]:
         if action == "erase":
             return self._erase_answer(subscriber, value == "yes", locale, now)
+        if action in FAMILY_ACTIONS:
+            return self._family_action(event, subscriber, action, value, locale, now)
         if action == "resume":
             return self._resume(subscriber, locale, now)
         if action == "variant" and value in JAPANESE_LOCALES:

@@ -28,6 +28,8 @@ COMMANDS = {
     "locale": ("言語", "げんご", "language"),
     "due": ("予定日", "よていび", "日付", "ひづけ", "予定日変更", "due date"),
     "birth": ("生まれました", "うまれました", "産まれました", "出産しました", "born"),
+    "invite": ("家族を招待", "かぞくをしょうたい", "かぞくを しょうたい", "招待", "しょうたい",
+               "invite"),
 }  # fmt: skip
 # The words each other language's help text names, matched only as a whole message: short
 # words would hide inside longer ones ("parar" in "preparar", "유산" in "유산균").
@@ -44,6 +46,8 @@ WHOLE_MESSAGE_COMMANDS = {
     "due": ("预产期", "ngày dự sinh", "예정일", "hpl", "data prevista", "प्रसव मिति"),
     "birth": ("出生了", "đã sinh", "태어났어요", "ipinanganak na", "nasceu", "जन्मियो",
               "sudah lahir"),
+    # The caregivers who follow one's child by invitation: to remove them or trust them.
+    "family": ("家族", "かぞく", "family", "caregivers"),
 }  # fmt: skip
 # A language typed by its own name (or in English) as a whole message chooses it at once.
 LOCALE_WORDS = {

@@ -36,6 +36,10 @@ class LanguageChoice:
             return [self._language_menu(current)]
         if subscriber is None:
             data = self.conversations.get(user_id).data
+            if "family" in data:  # invited: the invitation stays, asked again in `chosen`
+                data = {**data, "locale": chosen}
+                self.conversations.save(user_id, "variant", data, now=now)
+                return self._family_welcome(data)
             kept = {"municipality": data["municipality"]} if "municipality" in data else {}
             self.conversations.save(user_id, "start", {**kept, "locale": chosen}, now=now)
             return self._start(chosen)

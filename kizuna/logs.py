@@ -19,8 +19,9 @@ import copy
 import logging
 import re
 
-# /confirm/<token>, /unsubscribe/<token>, /manage/<token>[/…]: the token is the secret part.
-TOKEN_PATH = re.compile(r"/(confirm|unsubscribe|manage)/[A-Za-z0-9_.\-~%]+")
+# /confirm/<token>, /unsubscribe/<token>, /manage/<token>[/…], /family/<token>,
+# /staff/password/<token> (sets a staff member's password): the token is the secret part.
+TOKEN_PATH = re.compile(r"/(confirm|unsubscribe|manage|family|password)/[A-Za-z0-9_.\-~%]+")
 REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 

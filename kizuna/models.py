@@ -32,6 +32,7 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 
 LIVE_DELIVERY = "status NOT IN ('cancelled', 'skipped')"
+PUSH_KEY_SET = "push_key IS NOT NULL"
 
 
 def utc_column(*, nullable: bool = True, index: bool = False) -> sa.Column:
@@ -111,19 +112,30 @@ class Delivery(SQLModel, table=True):
         sa.UniqueConstraint("subscriber_id", "child_id", "message_id", name="uq_delivery"),
         sa.Index("ix_delivery_claim", "status", "next_attempt_at"),
         # At most one live delivery per follower, child and day, whatever re-planning does.
+        # At most one of Kizuna's own and one of the municipality's messages, that is.
         sa.Index(
             "uq_delivery_day",
             "subscriber_id",
             "child_id",
             "local_date",
+            "from_municipality",
             unique=True,
             sqlite_where=sa.text(LIVE_DELIVERY),
             postgresql_where=sa.text(LIVE_DELIVERY),
         ),
+        # A retry claims the whole request again; mostly NULL, so the partial index is small.
+        sa.Index(
+            "ix_delivery_push_key",
+            "push_key",
+            sqlite_where=sa.text(PUSH_KEY_SET),
+            postgresql_where=sa.text(PUSH_KEY_SET),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    subscriber_id: int = Field(foreign_key="subscriber.id", index=True)
+    # No index of its own: uq_delivery leads with it. (Each index is rewritten by every
+    # status change on PostgreSQL; the outbox changes status twice per delivery.)
+    subscriber_id: int = Field(foreign_key="subscriber.id")
     child_id: int = Field(foreign_key="child.id", index=True)
     message_id: str = Field(max_length=120)
     track: str = Field(max_length=16)
@@ -142,6 +154,12 @@ class Delivery(SQLModel, table=True):
     skip_reason: str | None = None
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # A municipality's own message (messages/municipalities/<code>/), sent beside ours.
+    from_municipality: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Deliveries sent in one LINE request (one subscriber's messages of the day in one push,
+    # or one text to many in a multicast) share this retry key, fixed before the first try.
+    push_key: str | None = Field(default=None, max_length=36)
+    multicast: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class LineConversation(SQLModel, table=True):
@@ -258,3 +276,65 @@ class DeliveryCount(SQLModel, table=True):
     status: str = Field(primary_key=True, max_length=16)
     municipality_code: str = Field(primary_key=True, max_length=6)  # "": none
     count: int = 0
+
+
+class StaffMember(SQLModel, table=True):
+    """A municipal officer who signs in to the staff console of one municipality. The password
+    is kept as an argon2 hash only; `session_version` ends every session when it changes."""
+
+    __tablename__ = "staff_member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_code: str = Field(foreign_key="municipality.code", index=True, max_length=6)
+    email: str = Field(max_length=254, unique=True)  # the sign-in name, stored lower-case
+    password_hash: str | None = None  # None until the first password is set through a link
+    failed_logins: int = 0  # in a row; reset by a successful sign-in
+    locked_until: datetime | None = Field(default=None, sa_column=utc_column())
+    session_version: int = 1
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class StaffPasswordLink(SQLModel, table=True):
+    """A one-time link to set a staff member's password: only the token's SHA-256 is kept."""
+
+    __tablename__ = "staff_password_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_member.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class StaffUpload(SQLModel, table=True):
+    """A resident list checked in the staff console and waiting for its confirmation. Held
+    under the SHA-256 of a random id for at most an hour, deleted once confirmed."""
+
+    __tablename__ = "staff_upload"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    staff_id: int = Field(foreign_key="staff_member.id", index=True)
+    municipality_code: str = Field(max_length=6)
+    content: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class FamilyInvitation(SQLModel, table=True):
+    """A single-use invitation to follow a child, made by one of its followers for a
+    caregiver; only the code's SHA-256 is kept. No foreign keys: erasing a subscriber or
+    releasing a child never waits on an invitation."""
+
+    __tablename__ = "family_invitation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(index=True)
+    inviter_id: int = Field(index=True)  # the subscriber who made it
+    role: str = Field(max_length=16)
+    may_report: bool = False
+    receives_local_info: bool = False  # local details can reveal where a child lives
+    label: str | None = Field(default=None, max_length=40)  # the inviter's name for them
+    code_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_column=utc_column(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=utc_column())
+    subscriber_id: int | None = Field(default=None, index=True)  # who used it
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from kizuna.core.local_info import LOCAL_INFO_KEYS, local_info
 from kizuna.core.municipality_code import InvalidCode, normalize_code
 from kizuna.models import Municipality, MunicipalityLocalInfo, MunicipalityToken
+from kizuna.rendering import SENDER_LABEL_MAX
 
 TOKEN_PREFIX = "kzm_"  # recognisable in a leaked file or a secret scanner
 LOCAL_INFO_MAX = 1000  # characters per value: a few sentences, well inside a LINE message
@@ -88,6 +89,8 @@ def add(
             raise MunicipalityError(f"unknown time zone {timezone!r}") from None
     if delivery_hour is not None and not 0 <= delivery_hour <= 23:
         raise MunicipalityError("the delivery hour is 0 to 23")
+    if len(sender_label.strip() or f"{name.strip()}より") > SENDER_LABEL_MAX:
+        raise MunicipalityError(f"the sender label is at most {SENDER_LABEL_MAX} characters")
     with Session(engine) as session:
         if session.get(Municipality, code) is not None:
             raise MunicipalityError(f"municipality {code} exists already")

@@ -31,6 +31,8 @@ class FollowRow:
     loss_date: date | None
     loss_support: bool
     since: datetime | None = None  # when the subscriber began following the child
+    municipality_code: str | None = None  # the subscriber's municipality
+    receives_local_info: bool = True  # the follower may get the municipality's own messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class NewDelivery:
     local_date: date
     due_at: datetime
     idempotency_key: str
+    from_municipality: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,9 @@ class PlanScope:
     child_id: int | None = None  # only this child's followers (after a date change)
     dates: DueDates | None = None  # only children whose dates can make a message due
     after_follow_id: int = 0  # only follows newer than this (those who joined since)
+    # When given, a follow's `since` is read only if later than this (the rest are None):
+    # whoever followed before the day began everywhere needs no date check.
+    since_after: datetime | None = None
 
 
 class PlanStore(Protocol):
@@ -105,6 +111,7 @@ class DueMessage:
     variant: str
     fallback_from: str | None
     stage_label: str
+    from_municipality: bool = False
 
 
 def due_message(
@@ -122,8 +129,14 @@ def due_message(
 
 
 def message_for(
-    stage: Stage | None, role: str, variant: str, catalog: Catalog, options: PlanOptions
+    stage: Stage | None,
+    role: str,
+    variant: str,
+    catalog: Catalog,
+    options: PlanOptions,
+    municipality: str | None = None,
 ) -> DueMessage | None:
+    """Kizuna's message due at this stage, or with `municipality`, that municipality's."""
     if stage is None:
         return None
     choice = catalog.choose(
@@ -131,13 +144,15 @@ def message_for(
         audiences=AUDIENCES_BY_ROLE[Role(role)],
         variant=variant,
         allow_unreviewed=options.allow_unreviewed,
+        municipality=municipality,
     )
     if choice is None:
         return None
     message = choice.message
     return DueMessage(
-        message.id, str(stage.track), message.variant, choice.fallback_from, stage.label
-    )
+        message.id, str(stage.track), message.variant, choice.fallback_from, stage.label,
+        municipality is not None,
+    )  # fmt: skip
 
 
 def joined_later(row: FollowRow, local_date: date, options: PlanOptions) -> bool:
@@ -175,6 +190,7 @@ def _delivery(
         local_date=local_date,
         due_at=at,
         idempotency_key=key or new_key(),
+        from_municipality=due.from_municipality,
     )
 
 
@@ -189,18 +205,23 @@ def new_key(raw: bytes | None = None) -> str:
 
 
 class _Keys:
-    """New keys from random bytes drawn a thousand keys at a time: one system call, not one
-    per delivery (which showed in planning's profile)."""
+    """New keys cut from random bytes drawn a thousand keys at a time, as hex: one system
+    call and one conversion per thousand, not per delivery (planning's profile showed both)."""
 
     def __init__(self) -> None:
-        self._pool = b""
+        self._hex = ""
         self._at = 0
 
     def next(self) -> str:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(16 * 1024), 0
-        self._at += 16
-        return new_key(self._pool[self._at - 16 : self._at])
+        if self._at >= len(self._hex):
+            self._hex, self._at = os.urandom(16 * 1024).hex(), 0
+        h = self._hex[self._at : self._at + 32]
+        self._at += 32
+        # Version 4, and the RFC 4122 variant (top bits 10) from the nibble's two low bits.
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 class DayPlan:
@@ -215,24 +236,40 @@ class DayPlan:
         self._due: dict[tuple, DueMessage | None] = {}
         self._instants: dict[tuple[int, str], datetime] = {}
         self._keys = _Keys()
+        self.due = 0  # followers with something due so far
+        self._municipalities = catalog.municipalities()
         # Who followed before this followed before the day began in every time zone (the
         # day begins first at UTC+14): only later followers need their zone's date.
-        self._settled = datetime.combine(local_date, time(0), UTC) - timedelta(hours=14)
+        self.settled = datetime.combine(local_date, time(0), UTC) - timedelta(hours=14)
 
-    def delivery(self, row: FollowRow) -> NewDelivery | None:
+    def deliveries(self, row: FollowRow) -> list[NewDelivery]:
+        """Kizuna's message due for this follower, and beside it their municipality's own
+        (only for a follower allowed local information: it tells where the child lives)."""
         key = stage_key(due_date=row.due_date, birth_date=row.birth_date,
                         loss_date=row.loss_date, loss_support=row.loss_support)  # fmt: skip
-        due = self._due.get((key, row.role, row.variant), MISSING)
-        if due is MISSING:
-            due = self._due[key, row.role, row.variant] = message_for(
-                self._stage(key), row.role, row.variant, self._catalog, self._options
-            )
-        if due is None:
-            return None
-        recent = row.since is not None and row.since > self._settled
+        found = [self._due_message(key, row, None)]
+        local = row.municipality_code
+        if local and row.receives_local_info and local in self._municipalities:
+            found.append(self._due_message(key, row, local))
+        found = [due for due in found if due is not None]
+        if not found:
+            return []
+        recent = row.since is not None and row.since > self.settled
         if recent and joined_later(row, self._day, self._options):
-            return None
-        return _delivery(row, due, self._day, self._instant(row), self._keys.next())
+            return []
+        self.due += 1
+        at = self._instant(row)
+        return [_delivery(row, due, self._day, at, self._keys.next()) for due in found]
+
+    def _due_message(self, key: tuple, row: FollowRow, municipality: str | None):
+        cached = (key, row.role, row.variant, municipality)
+        due = self._due.get(cached, MISSING)
+        if due is MISSING:
+            due = self._due[cached] = message_for(
+                self._stage(key), row.role, row.variant, self._catalog, self._options,
+                municipality,
+            )  # fmt: skip
+        return due
 
     def _stage(self, key: tuple) -> Stage | None:
         stage = self._stages.get(key, MISSING)
@@ -265,20 +302,21 @@ def plan_day(
     scope: PlanScope | None = None,
 ) -> PlanSummary:
     """Plan `local_date` for every active follower in scope, in batches; again adds nothing."""
+    day = DayPlan(catalog, local_date, options)
     scope = replace(
         scope or PlanScope(default_timezone=options.default_timezone),
         dates=due_dates_for(catalog.timings(), local_date),
+        since_after=day.settled,
     )
     summary = PlanSummary()
-    day = DayPlan(catalog, local_date, options)
     for rows in store.follows_to_plan(scope=scope, batch_size=options.batch_size):
-        batch = [d for row in rows if (d := day.delivery(row))]
+        batch = [d for row in rows for d in day.deliveries(row)]
         summary.followers += len(rows)
-        summary.due += len(batch)
         for delivery in batch:
             summary.by_message[delivery.message_id] = (
                 summary.by_message.get(delivery.message_id, 0) + 1
             )
         if batch:
             summary.planned += store.add_deliveries(batch, now=now)
+    summary.due = day.due
     return summary

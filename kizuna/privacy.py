@@ -16,7 +16,7 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from kizuna import audit, consent
+from kizuna import audit, consent, family
 from kizuna.consent import ConsentEvent
 from kizuna.core.status import ChannelName, DeliveryStatus, SubscriberStatus
 from kizuna.models import (
@@ -153,6 +153,7 @@ def erase(
         .where(INVITATION.c.subscriber_id == subscriber_id)
         .values(due_date=None, birth_date=None, nickname=None)
     )
+    family.forget(connection, subscriber_id)
     if row.channel == ChannelName.LINE:  # a conversation begun again after registering
         connection.execute(CONVERSATION.delete().where(CONVERSATION.c.user_id == row.address))
     connection.execute(SUBSCRIBER.update().where(s.id == subscriber_id).values(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from html import escape
 
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -91,6 +92,19 @@ class Renderer:
             "<p>" + ruby_to_html(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs
         )
         return Rendered(title=ruby_to_text(message.title), text=ruby_to_text(marked), html=html)
+
+
+SENDER_LABEL_MAX = 30  # a municipality's mark (〇〇市より); validation allows for this many
+
+
+def from_municipality(rendered: Rendered, label: str) -> Rendered:
+    """A municipality's own message, marked as coming from it in the title and the text."""
+    mark = f"【{label}】"
+    return Rendered(
+        title=f"{mark}{rendered.title}",
+        text=f"{mark}\n{rendered.text}",
+        html=f"<p>{escape(mark)}</p>\n{rendered.html}",
+    )
 
 
 def tidy(text: str) -> str:

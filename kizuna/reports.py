@@ -12,11 +12,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from kizuna.core.catalog import Role
 from kizuna.core.stage import add_months
 from kizuna.core.status import ChildStatus, DeliveryStatus, SubscriberStatus
-from kizuna.models import Child, Delivery, Follow, Subscriber
+from kizuna.models import Child, Delivery, Follow, LineInvitation, Subscriber
+from kizuna.models import DeliveryCount as CountedRow
 
 S, D, F, C = Subscriber.__table__.c, Delivery.__table__.c, Follow.__table__.c, Child.__table__.c
+K = CountedRow.__table__.c  # deliveries counted when their rows were trimmed or erased
+OUTCOMES = (DeliveryStatus.SENT, DeliveryStatus.FAILED)
 STOP_REASONS = ("unfollow", "unsubscribe", "loss", "gone")
 ENDED = (SubscriberStatus.STOPPED, SubscriberStatus.GONE)
 MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -78,6 +82,7 @@ class Report:
     stopped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STOP_REASONS, 0))
     deliveries: list[DeliveryCount] = field(default_factory=list)
     days: list[DayFigures] = field(default_factory=list)
+    caregivers: dict[str, int] = field(default_factory=dict)  # role -> follows at the end
 
 
 def stop_reason(status: str, reason: str | None) -> str:
@@ -101,8 +106,10 @@ def report(engine: sa.Engine, code: str | None, period: Period, *, timezone: str
         result.new = len(registered) - bisect.bisect_left(registered, start)
         _stopped(connection, scope, period, start, end, result)
         result.active = _active(connection, scope, period, end)
-        result.deliveries = _deliveries(connection, scope, period)
-        per_day = _per_day(connection, scope, period)
+        counted = _counted(connection, code, period)
+        result.deliveries = _deliveries(connection, scope, period, counted)
+        result.caregivers = _caregivers(connection, code, end)
+        per_day = _per_day(connection, scope, period, counted)
     for day in period.days():
         day_end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
         subscribed = bisect.bisect_left(registered, day_end) - bisect.bisect_left(ended, day_end)
@@ -160,7 +167,18 @@ def _active(connection, scope, period: Period, end: datetime) -> int:
     ).scalar()  # fmt: skip
 
 
-def _deliveries(connection, scope, period: Period) -> list[DeliveryCount]:
+def _counted(connection, code: str | None, period: Period) -> list[tuple]:
+    """(day, channel, track, variant, status, count) of deliveries no longer stored one by one:
+    retention trims old rows and an erasure deletes a subscriber's, counting them first."""
+    scope = K.municipality_code == code if code is not None else sa.true()
+    return connection.execute(
+        sa.select(K.day, K.channel, K.track, K.variant, K.status, sa.func.sum(K.count))
+        .where(scope, K.status.in_(OUTCOMES), K.day.between(period.start, period.end))
+        .group_by(K.day, K.channel, K.track, K.variant, K.status)
+    ).all()
+
+
+def _deliveries(connection, scope, period: Period, counted: list[tuple]) -> list[DeliveryCount]:
     rows = connection.execute(
         sa.select(S.channel, D.track, D.variant, D.status, sa.func.count())
         .select_from(Subscriber.__table__.join(Delivery.__table__))
@@ -171,13 +189,15 @@ def _deliveries(connection, scope, period: Period) -> list[DeliveryCount]:
         .group_by(S.channel, D.track, D.variant, D.status)
     ).all()  # fmt: skip
     counts: dict[tuple[str, str, str], list[int]] = {}
-    for channel, track, variant, status, count in rows:
+    for channel, track, variant, status, count in [*rows, *(row[1:] for row in counted)]:
         pair = counts.setdefault((channel, track, variant), [0, 0])
         pair[0 if status == DeliveryStatus.SENT else 1] += count
     return [DeliveryCount(*key, sent, failed) for key, (sent, failed) in sorted(counts.items())]
 
 
-def _per_day(connection, scope, period: Period) -> dict[date, tuple[int, int]]:
+def _per_day(
+    connection, scope, period: Period, counted: list[tuple]
+) -> dict[date, tuple[int, int]]:
     rows = connection.execute(
         sa.select(D.local_date, D.status, sa.func.count())
         .select_from(Subscriber.__table__.join(Delivery.__table__))
@@ -188,9 +208,36 @@ def _per_day(connection, scope, period: Period) -> dict[date, tuple[int, int]]:
         .group_by(D.local_date, D.status)
     ).all()  # fmt: skip
     days: dict[date, list[int]] = {}
-    for day, status, count in rows:
+    for day, status, count in [*rows, *((row[0], row[4], row[5]) for row in counted)]:
         days.setdefault(day, [0, 0])[0 if status == DeliveryStatus.SENT else 1] += count
     return {day: (sent, failed) for day, (sent, failed) in days.items()}
+
+
+def _caregivers(connection, code: str | None, end: datetime) -> dict[str, int]:
+    """Follows by role at the end of the period, of confirmed subscribers not stopped by
+    then. For a municipality: every follower of a child that one of its subscribers follows
+    (an invited grandparent elsewhere counts for the child's municipality)."""
+    stopped_by_end = sa.and_(S.status.in_(ENDED), S.status_changed_at < end)
+    query = (
+        sa.select(F.role, sa.func.count())
+        .select_from(Follow.__table__.join(Subscriber.__table__))
+        .where(
+            S.status != SubscriberStatus.PENDING,
+            sa.not_(stopped_by_end),
+            F.since < end,
+            sa.func.coalesce(S.consent_at, S.created_at) < end,
+        )  # fmt: skip
+        .group_by(F.role)
+    )
+    if code is not None:
+        local, resident = Follow.__table__.alias("local"), Subscriber.__table__.alias("resident")
+        local_children = (
+            sa.select(local.c.child_id)
+            .join(resident, resident.c.id == local.c.subscriber_id)
+            .where(resident.c.municipality_code == code)
+        )
+        query = query.where(F.child_id.in_(local_children))
+    return {role: count for role, count in connection.execute(query)}
 
 
 def report_rows(found: Report) -> list[tuple[str, str, str, str, str, int]]:
@@ -204,6 +251,8 @@ def report_rows(found: Report) -> list[tuple[str, str, str, str, str, int]]:
     for count in found.deliveries:
         key = (count.channel, count.track, count.variant, "")
         rows += [("sent", *key, count.sent), ("failed", *key, count.failed)]
+    # The role sits in the reason column: one CSV shape for every figure.
+    rows += [("caregivers", "", "", "", role, found.caregivers.get(role, 0)) for role in Role]
     return rows
 
 
@@ -213,3 +262,28 @@ def report_csv(found: Report) -> str:
     writer.writerow(("figure", "channel", "track", "variant", "reason", "value"))
     writer.writerows(report_rows(found))
     return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Residents enrolled from a municipality's lists who have not started yet."""
+
+    email: int  # invited by mail, not confirmed
+    line: int  # invitation codes handed out, not used and not expired
+
+
+def waiting(engine: sa.Engine, code: str, *, now: datetime) -> Waiting:
+    invitations = LineInvitation.__table__.c
+    with engine.connect() as connection:
+        email = connection.execute(
+            sa.select(sa.func.count()).where(
+                S.municipality_code == code, S.status == SubscriberStatus.PENDING
+            )
+        ).scalar()
+        line = connection.execute(
+            sa.select(sa.func.count()).where(
+                invitations.municipality_code == code, invitations.used_at.is_(None),
+                invitations.expires_at > now,
+            )
+        ).scalar()  # fmt: skip
+    return Waiting(email, line)

@@ -165,6 +165,7 @@ def dispatch_options(settings: Settings) -> DispatchOptions:
         max_attempts=settings.max_attempts,
         max_consecutive_failures=settings.max_consecutive_failures,
         max_bounces=settings.email_max_bounces,
+        multicast=settings.line_multicast,
     )
 
 

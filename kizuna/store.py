@@ -15,7 +15,7 @@ from kizuna.core.due import DueDates
 from kizuna.core.status import DeliveryStatus, SubscriberStatus
 from kizuna.dispatcher import Claimed, Outcome
 from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber, UTCDateTime
-from kizuna.municipalities import local_info_by_code
+from kizuna.municipalities import local_info_by_code, sender_labels
 from kizuna.planner import FollowRow, NewDelivery, PlanScope
 
 DELIVERY = Delivery.__table__
@@ -54,7 +54,8 @@ class SqlStore:
                 f.id, f.subscriber_id, f.child_id, f.role, s.variant,
                 zone,
                 sa.func.coalesce(s.delivery_hour, m.delivery_hour),
-                c.due_date, c.birth_date, c.loss_date, f.loss_support, f.since,
+                c.due_date, c.birth_date, c.loss_date, f.loss_support, _since(f.since, scope),
+                s.municipality_code, f.receives_local_info,
             )
             .select_from(CHILD.join(FOLLOW).join(SUBSCRIBER).outerjoin(MUNICIPALITY))
             .where(s.status == SubscriberStatus.ACTIVE)
@@ -123,6 +124,7 @@ class SqlStore:
                 0,
                 d.due_at,
                 now,
+                d.from_municipality,
             )
             for d in deliveries
         ]  # fmt: skip  (in the order of bulk_insert.INSERT_COLUMNS)
@@ -144,8 +146,13 @@ class SqlStore:
         limit: int,
         worker: str,
         until: datetime,
+        by_content: bool = False,
     ) -> list[Claimed]:
-        """Mark up to `limit` due deliveries as ours until `until`, and return them."""
+        """Mark up to `limit` due deliveries as ours until `until`, and return them.
+
+        `by_content` (multicast mode) claims the same message, variant and stage together,
+        so that identical texts meet in one batch; it sorts what is due, where the plain claim
+        walks the claim index and stops at `limit`."""
         d = DELIVERY.c
         due = sa.and_(d.status == DeliveryStatus.PLANNED, d.next_attempt_at <= now)
         if through_local_date is not None:  # a manual run: the whole day, whatever the hour
@@ -159,11 +166,34 @@ class SqlStore:
         # and sorted all the day's due rows: BENCHMARKS.md).
         with self._tx() as connection:
             ids = _claim(connection, expired, limit=limit, worker=worker, until=until)
+            fresh: set[int] = set()
             if len(ids) < limit:
-                ids += _claim(connection, due, limit=limit - len(ids), worker=worker, until=until)
+                fresh.update(_claim(connection, due, limit=limit - len(ids), worker=worker,
+                                    until=until, by_content=by_content))  # fmt: skip
+                ids += fresh
             if not ids:
                 return []
-            return [Claimed(*row) for row in connection.execute(_claimed_query(ids))]
+            rows = connection.execute(_claimed_query(ids)).all()
+            keys = {row.push_key for row in rows if row.push_key is not None}
+            if keys:  # a group goes again whole, even if the claim's limit cut it
+                rest = _claim_group(connection, keys, worker=worker, until=until)
+                rows += connection.execute(_claimed_query(rest)).all() if rest else []
+        return [
+            Claimed(*row, fresh=row.id in fresh and row.attempts == 0 and row.push_key is None)
+            for row in rows
+        ]
+
+    def set_push_keys(self, groups: list[tuple[str, bool, list[int]]]) -> None:
+        d = DELIVERY.c
+        statement = (
+            DELIVERY.update()
+            .where(d.id == sa.bindparam("b_id"))
+            .values(push_key=sa.bindparam("b_key"), multicast=sa.bindparam("b_multicast"))
+        )
+        rows = [{"b_id": i, "b_key": key, "b_multicast": multicast}
+                for key, multicast, ids in groups for i in ids]  # fmt: skip
+        with self._tx() as connection:
+            connection.execute(statement, rows)
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None:
         """Record what became of claimed deliveries, in one transaction.
@@ -173,8 +203,14 @@ class SqlStore:
         """
         if not outcomes:
             return
+        sent = [o.delivery_id for o in outcomes if _plainly_sent(o)]
+        rest = [_recorded(o, worker, now) for o in outcomes if not _plainly_sent(o)]
         with self._tx() as connection:
-            connection.execute(RECORD_DELIVERY, [_recorded(o, worker, now) for o in outcomes])
+            # Most of a batch went out at its first try: one statement for all of those.
+            if sent:
+                connection.execute(RECORD_SENT, {"b_ids": sent, "b_worker": worker, "b_now": now})
+            if rest:
+                connection.execute(RECORD_DELIVERY, rest)
             reset, added = _failure_counts(outcomes)
             if reset:
                 connection.execute(SET_FAILURES, [{"b_id": k, "b_n": n} for k, n in reset.items()])
@@ -209,6 +245,10 @@ class SqlStore:
     def local_info(self, codes: set[str]) -> dict[str, dict[str, str]]:
         with self._tx() as connection:
             return local_info_by_code(connection, codes)
+
+    def senders(self, codes: set[str]) -> dict[str, str]:
+        with self._tx() as connection:
+            return sender_labels(connection, codes)
 
     def skip_stale(self, *, due_before: datetime, reason: str) -> int:
         """Skip what is too late to send: after downtime, catch up without a flood."""
@@ -258,6 +298,18 @@ RECORD_DELIVERY = (
         sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime()), DELIVERY.c.sent_at),
     )
 )  # fmt: skip
+RECORD_SENT = (
+    DELIVERY.update()
+    .where(
+        DELIVERY.c.id.in_(sa.bindparam("b_ids", expanding=True)),
+        DELIVERY.c.claimed_by == sa.bindparam("b_worker"),
+    )
+    .values(
+        status=DeliveryStatus.SENT, attempts=DELIVERY.c.attempts + 1, last_error=None,
+        skip_reason=None, claimed_by=None, claimed_until=None,
+        sent_at=sa.bindparam("b_now", type_=UTCDateTime()),
+    )
+)  # fmt: skip
 SET_FAILURES = (
     SUBSCRIBER.update()
     .where(SUBSCRIBER.c.id == sa.bindparam("b_id"))
@@ -268,6 +320,11 @@ ADD_FAILURES = (
     .where(SUBSCRIBER.c.id == sa.bindparam("b_id"))
     .values(consecutive_failures=SUBSCRIBER.c.consecutive_failures + sa.bindparam("b_n"))
 )
+
+
+def _plainly_sent(outcome: Outcome) -> bool:
+    """Sent, with nothing else to record: the claim's attempt count plus one, as stored."""
+    return outcome.status == DeliveryStatus.SENT and outcome.error is None
 
 
 def _recorded(outcome: Outcome, worker: str, now: datetime) -> dict[str, object]:
@@ -298,6 +355,15 @@ def _failure_counts(outcomes: list[Outcome]) -> tuple[dict[int, int], dict[int, 
     return reset, added
 
 
+def _since(since: sa.ColumnElement, scope: PlanScope) -> sa.ColumnElement:
+    """A follow's start, only where planning needs it: reading a time costs more than the
+    comparison (planning's profile)."""
+    if scope.since_after is None:
+        return since
+    later = since > sa.bindparam("since_after", scope.since_after, type_=UTCDateTime())
+    return sa.type_coerce(sa.case((later, since), else_=sa.null()), UTCDateTime())
+
+
 def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
     """Children with a date in `dates`, each term by its own index. (No other condition on
     the child here: one on a column mostly NULL would lead SQLite to read by that index.)"""
@@ -315,20 +381,36 @@ def _claim(
     limit: int,
     worker: str,
     until: datetime,
+    by_content: bool = False,
 ) -> list[int]:
     """Mark up to `limit` deliveries meeting `condition` as this worker's, oldest first;
     rows another worker is claiming right now are skipped, never waited for."""
     d = DELIVERY.c
+    order = (d.message_id, d.variant, d.stage_label) if by_content else ()
     chosen = (
         sa.select(d.id)
         .where(condition)
-        .order_by(d.next_attempt_at, d.id)
+        .order_by(d.next_attempt_at, *order, d.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     claim = (
         DELIVERY.update()
         .where(d.id.in_(chosen.scalar_subquery()))
+        .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
+        .returning(d.id)
+    )
+    return [row[0] for row in connection.execute(claim)]
+
+
+def _claim_group(
+    connection: sa.Connection, keys: set[str], *, worker: str, until: datetime
+) -> list[int]:
+    """Claim the planned deliveries of these groups that the claim itself did not reach."""
+    d = DELIVERY.c
+    claim = (
+        DELIVERY.update()
+        .where(d.push_key.in_(sorted(keys)), d.status == DeliveryStatus.PLANNED)
         .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
         .returning(d.id)
     )
@@ -352,6 +434,7 @@ def _claimed_query(ids: list[int]) -> sa.Select:
             d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
             sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
             s.consecutive_failures, s.locale, s.municipality_code,
+            d.child_id, d.from_municipality, d.push_key, d.multicast,
         )
         .select_from(
             DELIVERY.join(SUBSCRIBER)

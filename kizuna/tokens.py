@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from itsdangerous import BadData, Signer, URLSafeSerializer
@@ -15,6 +16,7 @@ class Purpose(StrEnum):
     CONFIRM = "confirm"  # the double opt-in link in the confirmation mail
     UNSUBSCRIBE = "unsubscribe"  # List-Unsubscribe and the footer's stop link
     MANAGE = "manage"  # the settings page linked from every mail
+    FAMILY = "family"  # a family invitation's sign-up page: carries the invitation id
 
 
 class Tokens:
@@ -30,6 +32,7 @@ class Tokens:
             for purpose in Purpose
         }
         self._csrf = Signer(secret_key, salt="kizuna.csrf.v1")
+        self._staff = URLSafeSerializer(secret_key, salt="kizuna.staff-session.v1")
 
     def issue(self, purpose: Purpose, subscriber_id: int) -> str:
         if subscriber_id <= 0:
@@ -45,6 +48,23 @@ class Tokens:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             return None
         return value
+
+    def issue_staff_session(self, staff_id: int, version: int, *, now: datetime) -> str:
+        """The staff console's session cookie: who, which session generation, since when."""
+        return self._staff.dumps([staff_id, version, int(now.timestamp())])
+
+    def read_staff_session(
+        self, value: str, *, now: datetime, max_age: timedelta
+    ) -> tuple[int, int] | None:
+        """(staff id, session version) of a cookie signed by us and not older than `max_age`."""
+        try:
+            staff_id, version, issued = self._staff.loads(value)
+        except (BadData, UnicodeError, ValueError, TypeError):
+            return None
+        if not all(type(part) is int for part in (staff_id, version, issued)):
+            return None
+        age = now.timestamp() - issued
+        return (staff_id, version) if 0 <= age <= max_age.total_seconds() else None
 
     def csrf_pair(self) -> tuple[str, str]:
         """A fresh (cookie value, form value) pair for the signed double-submit check."""

@@ -44,9 +44,11 @@ def write_message(root: Path, *, variants=("ja", "ja-easy"), **fields) -> list[P
     track, at = fields.get("track", "pregnancy"), fields.get("at", "12w0d")
     audience = fields.get("audience", "everyone")
     slug = at if audience == "everyone" else f"{at}-{audience}"
-    fields.setdefault("id", f"{track}-{slug}")
+    code = fields.get("municipality")  # a municipality's own message
+    fields.setdefault("id", f"{code}-{track}-{slug}" if code else f"{track}-{slug}")
+    folder = root / "municipalities" / code / track if code else root / track
     for variant in variants:
-        path = root / track / f"{slug}.{variant}.md"
+        path = folder / f"{slug}.{variant}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(message_text(variant=variant, **fields), encoding="utf-8")
         paths.append(path)

@@ -33,7 +33,15 @@ class PeerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pushes_to(self, user: str) -> list[dict]:
-        return [body for body in self.accepted.values() if body["to"] == user]
+        """Every accepted request that reached `user`: pushes and multicasts."""
+        return [
+            body
+            for body in self.accepted.values()
+            if body["to"] == user or (isinstance(body["to"], list) and user in body["to"])
+        ]
+
+    def texts_to(self, user: str) -> list[str]:
+        return [m["text"] for body in self.pushes_to(user) for m in body["messages"]]
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -50,7 +58,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-line-request-id", str(uuid.uuid4()))
         self.end_headers()
         self.wfile.write(data)
-        if self.path == "/v2/bot/message/push":
+        if self.path in SENDING:
             with self.server.state.lock:
                 self.server.state.answers.append((key, status))
 
@@ -76,12 +84,13 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(raw)
         if self.path == "/v2/bot/message/reply":
             return self._answer_reply(body)
-        if self.path != "/v2/bot/message/push":
+        if self.path not in SENDING:
             return self._reply(404, {"message": "Not found"}, key)
-        problem = invalid_push(body)
+        multicast = self.path == "/v2/bot/message/multicast"
+        problem = invalid_multicast(body) if multicast else invalid_push(body)
         if problem:
             return self._reply(400, {"message": problem}, key)
-        if body["to"] in state.unknown_users:
+        if not multicast and body["to"] in state.unknown_users:
             detail = {"message": "invalid user", "property": "to"}
             return self._reply(400, {"message": "The request body has 1 error(s)",
                                      "details": [detail]}, key)  # fmt: skip
@@ -102,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(state.slow_seconds)  # the peer is slow; the client's timeout fires first
         elif state.delay_seconds:
             time.sleep(state.delay_seconds)
-        return self._reply(200, {"sentMessages": sent}, key)
+        return self._reply(200, {} if multicast else {"sentMessages": sent}, key)
 
     def _answer_reply(self, body: dict) -> None:
         messages = body.get("messages")
@@ -115,6 +124,16 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.state.lock:
             self.server.state.replies.append(body)
         return self._reply(200, {"sentMessages": [{"id": "1", "quoteToken": "q"}] * len(messages)})
+
+
+SENDING = ("/v2/bot/message/push", "/v2/bot/message/multicast")
+
+
+def invalid_multicast(body: dict) -> str | None:
+    to = body.get("to")
+    if not isinstance(to, list) or not 1 <= len(to) <= 500 or len(set(to)) != len(to):
+        return "The property, 'to', must hold 1 to 500 distinct user ids"
+    return invalid_push({**body, "to": to[0]})
 
 
 def invalid_push(body: dict) -> str | None:

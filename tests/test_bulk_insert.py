@@ -35,7 +35,7 @@ def row(subscriber_id: int, child_id: int, key: str, message_id: str = "child-d7
         "subscriber_id": subscriber_id, "child_id": child_id, "message_id": message_id,
         "track": "child", "variant": "ja", "fallback_from": None, "stage_label": "生後7日",
         "local_date": DAY, "due_at": DUE, "status": "planned", "idempotency_key": key,
-        "attempts": 0, "next_attempt_at": DUE, "created_at": NOW,
+        "attempts": 0, "next_attempt_at": DUE, "created_at": NOW, "from_municipality": False,
     }  # fmt: skip
     return tuple(values[name] for name in INSERT_COLUMNS)
 

@@ -128,13 +128,11 @@ def planned_pushes(engine, messages_dir, count: int):
     return catalog, day
 
 
-def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine, messages_dir):
-    catalog, day = planned_pushes(engine, messages_dir, 12)
-    peer.state.faults.extend(["429", "500", "slow-accept", "500", "slow-accept", "429"])
-    peer.state.slow_seconds = 6.0
-    options = DispatchOptions(worker="w", allow_unreviewed=False, batch_size=5, concurrency=4)
+def dispatch_until_sent(peer, engine, catalog, day, options, *, runs: int = 10) -> int:
+    """Dispatch, hours apart (past every backoff), until every delivery is sent or `runs`
+    runs are over; returns how many deliveries are left unsent."""
     now = NOW
-    for _ in range(10):
+    for _ in range(runs):
 
         async def run(now=now):
             channels = Channels()
@@ -151,8 +149,17 @@ def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine,
             left = connection.execute(sa.select(sa.func.count()).select_from(Delivery)
                                       .where(Delivery.status != "sent")).scalar()  # fmt: skip
         if not left:
-            break
-        now += timedelta(hours=7)  # past every backoff
+            return 0
+        now += timedelta(hours=7)
+    return left
+
+
+def test_every_delivery_reaches_the_peer_exactly_once_under_faults(peer, engine, messages_dir):
+    catalog, day = planned_pushes(engine, messages_dir, 12)
+    peer.state.faults.extend(["429", "500", "slow-accept", "500", "slow-accept", "429"])
+    peer.state.slow_seconds = 6.0
+    options = DispatchOptions(worker="w", allow_unreviewed=False, batch_size=5, concurrency=4)
+    left = dispatch_until_sent(peer, engine, catalog, day, options)
     with engine.connect() as connection:
         keys = connection.execute(sa.select(Delivery.idempotency_key, Subscriber.address)
                                   .join(Subscriber)).all()  # fmt: skip
@@ -204,3 +211,74 @@ def test_line_traffic_is_checked_against_the_official_spec(peer, prism):
     assert response.status_code == 422 and peer.state.answers == []
     [result] = send(peer, envelope())  # the project's own request passes the spec
     assert result.status is SendStatus.SENT and len(peer.state.accepted) == 1
+
+
+def test_twins_messages_go_in_one_push_and_its_retries_keep_key_and_content(
+    peer, engine, messages_dir
+):
+    """Two children due the same day: one push with both texts; a 500, then a push accepted
+    but answered too late, then a 409: the same key each time, and one push accepted."""
+    catalog, day = load_catalog(messages_dir), date(2026, 11, 22)
+    request = subscriptions.SubscribeRequest("line", USER, due_date=date(2027, 6, 6))
+    done = subscriptions.subscribe(engine, request, variants={"ja"},
+                                   default_timezone="Asia/Tokyo", now=NOW)  # fmt: skip
+    subscriptions.add_child(
+        engine,
+        subscriber_id=done.subscriber_id,
+        due_date=None,
+        birth_date=date(2026, 11, 15),
+        default_timezone="Asia/Tokyo",
+        now=NOW,
+    )  # fmt: skip (child-d7 is due the same day)
+    plan_day(SqlStore(engine), catalog, day, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    peer.state.faults.extend(["500", "slow-accept"])
+    peer.state.slow_seconds = 6.0
+    options = DispatchOptions(worker="w", allow_unreviewed=False)
+    assert dispatch_until_sent(peer, engine, catalog, day, options) == 0
+    [(key, body)] = peer.state.accepted.items()
+    assert [m["text"] for m in body["messages"]] == ["妊娠12週0日です。", "生後7日。赤(あか)ちゃん"]
+    # (Answers of earlier tests' slow requests may arrive now: only this key's are ours.)
+    statuses = [status for k, status in peer.state.answers if k == key]
+    assert statuses[0] == 500 and 409 in statuses and set(statuses) <= {500, 200, 409}
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(Delivery.push_key, Delivery.attempts)).all()
+    assert stored == [(key, 3), (key, 3)]
+
+
+def test_identical_messages_go_by_multicast_and_a_retry_repeats_it(peer, engine, messages_dir):
+    catalog, day = planned_pushes(engine, messages_dir, 3)
+    peer.state.faults.append("500")
+    options = DispatchOptions(worker="w", allow_unreviewed=False, multicast=True)
+    assert dispatch_until_sent(peer, engine, catalog, day, options) == 0
+    [body] = peer.state.accepted.values()
+    assert body["to"] == [f"U{n:032x}" for n in range(3)]
+    assert body["messages"] == [{"type": "text", "text": "妊娠12週0日です。"}]
+    [key] = peer.state.accepted
+    assert [status for k, status in peer.state.answers if k == key] == [500, 200]
+
+
+def test_a_residents_push_carries_the_municipalitys_message_marked_after_ours(
+    peer, engine, messages_dir
+):
+    from conftest import write_message
+
+    from kizuna import municipalities
+
+    write_message(messages_dir, track="pregnancy", at="12w0d", municipality="131016",
+                  body="母子手帳の窓口は区役所2階です。", reviewed=True)  # fmt: skip
+    municipalities.add(engine, code="131016", name="千代田区", prefecture="東京都", now=NOW)
+    catalog, day = load_catalog(messages_dir), date(2026, 11, 22)
+    for address, code in ((USER, "131016"), ("U" + "2" * 32, None)):
+        request = subscriptions.SubscribeRequest("line", address, due_date=date(2027, 6, 6),
+                                                 municipality_code=code)  # fmt: skip
+        subscriptions.subscribe(engine, request, variants={"ja"}, default_timezone="Asia/Tokyo",
+                                now=NOW)  # fmt: skip
+    plan_day(SqlStore(engine), catalog, day, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    options = DispatchOptions(worker="w", allow_unreviewed=False)
+    assert dispatch_until_sent(peer, engine, catalog, day, options) == 0
+    assert peer.state.texts_to(USER) == [
+        "妊娠12週0日です。",
+        "【千代田区より】\n母子手帳の窓口は区役所2階です。",
+    ]
+    assert peer.state.texts_to("U" + "2" * 32) == ["妊娠12週0日です。"]
+    assert len(peer.state.pushes_to(USER)) == 1

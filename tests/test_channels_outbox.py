@@ -34,9 +34,30 @@ def test_line_outbox_file_is_the_push_body(tmp_path):
     assert result.status is SendStatus.SENT
     record = json.loads((tmp_path / "line" / "42.json").read_text(encoding="utf-8"))
     assert record == {
+        "endpoint": "/v2/bot/message/push",
         "retry_key": "6a1f3e0c-3c55-4a55-9a49-4c8f4c3b2a10",
         "request": {"to": LINE_ID, "messages": [{"type": "text", "text": "こんにちは\n二行目"}]},
     }
+
+
+def test_line_outbox_writes_a_group_as_one_push_and_a_multicast_as_one_request(tmp_path):
+    channel = LineOutbox(tmp_path)
+    pushed = envelope(ChannelName.LINE, LINE_ID, more_texts=("二通目",))
+    others = ("U" + "b" * 32, "U" + "c" * 32)
+    many = envelope(ChannelName.LINE, LINE_ID, delivery_id=43, multicast=True,
+                    more_addresses=others)  # fmt: skip
+    assert asyncio.run(channel.send(pushed)).status is SendStatus.SENT
+    assert asyncio.run(channel.send(many)).status is SendStatus.SENT
+    push = json.loads((tmp_path / "line" / "42.json").read_text(encoding="utf-8"))
+    assert [m["text"] for m in push["request"]["messages"]] == ["こんにちは\n二行目", "二通目"]
+    multicast = json.loads((tmp_path / "line" / "43.json").read_text(encoding="utf-8"))
+    assert multicast["endpoint"] == "/v2/bot/message/multicast"
+    assert multicast["request"]["to"] == [LINE_ID, *others]
+
+
+def test_line_outbox_refuses_more_than_five_messages_in_a_push(tmp_path):
+    six = envelope(ChannelName.LINE, LINE_ID, more_texts=("次",) * 5)
+    assert asyncio.run(LineOutbox(tmp_path).send(six)).status is SendStatus.FAILED
 
 
 def test_line_outbox_refuses_text_line_would_refuse(tmp_path):

@@ -141,3 +141,42 @@ def test_all_problems_reported_at_once(tmp_path):
     text = str(raised.value)
     assert "pregnancy/12w0d.ja.md:7: category" in text
     assert "child/d7.ja.md:15: template variable" in text
+
+
+def test_a_municipalitys_own_message_loads_beside_ours_on_the_same_day(messages_dir):
+    write_message(messages_dir, track="pregnancy", at="12w0d", municipality="131016",
+                  category="local")  # fmt: skip
+    catalog = load_catalog(messages_dir)
+    message = catalog.variants_of("131016-pregnancy-12w0d")["ja"]
+    assert message.municipality == "131016"
+    assert catalog.municipalities() == {"131016"}
+    assert catalog.variants_of("pregnancy-12w0d")["ja"].municipality is None
+
+
+@pytest.mark.parametrize(
+    ("relative", "fields", "expected"),
+    [
+        ("municipalities/131017/pregnancy/12w0d.ja.md", {"municipality": "131017",
+         "id": "131017-pregnancy-12w0d"}, "municipality must be a 6-digit local government code"),
+        ("municipalities/131016/pregnancy/12w0d.ja.md", {"municipality": "131016"},
+         "id must be 131016-pregnancy-12w0d"),
+        ("municipalities/131016/pregnancy/12w0d.ja.md", {"id": "131016-pregnancy-12w0d"},
+         "file must be at messages/pregnancy/12w0d.ja.md"),
+        ("pregnancy/12w0d.ja.md", {"municipality": "131016", "id": "131016-pregnancy-12w0d"},
+         "file must be at messages/municipalities/131016/pregnancy/12w0d.ja.md"),
+    ],
+)  # fmt: skip
+def test_a_municipalitys_message_names_its_code_in_its_place_and_id(
+    tmp_path, relative, fields, expected
+):
+    write(tmp_path, relative, message_text(**fields))
+    assert any(expected in problem for problem in problems_of(tmp_path))
+
+
+def test_a_municipality_has_one_message_a_day_and_room_for_its_mark(tmp_path):
+    write_message(tmp_path, track="child", at="4m", municipality="131016")
+    write_message(tmp_path, track="child", at="4m", audience="partner", municipality="131016")
+    write_message(tmp_path, track="child", at="d7", municipality="131016", body="あ" * 4990)
+    found = problems_of(tmp_path)
+    assert any("same day as 131016-child-4m" in p for p in found)
+    assert any("d7.ja.md" in p and "longer than LINE allows" in p for p in found)

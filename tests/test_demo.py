@@ -50,7 +50,7 @@ def test_demo_starts_fresh_and_says_content_is_unreviewed(tmp_path):
     run_demo(tmp_path, today=date(2026, 11, 22), now=NOW, timezone="Asia/Tokyo")
     result = run_demo(tmp_path, today=date(2026, 11, 22), now=NOW, timezone="Asia/Tokyo")
     files = list((tmp_path / "outbox").rglob("*.*"))
-    assert len(files) == len([r for r in result.rows if r.file != "—"])
+    assert len(files) == len({r.file for r in result.rows if r.file != "—"})
     console = Console(record=True, width=200)
     print_demo(result, console)
     text = console.export_text()

@@ -325,3 +325,27 @@ def test_local_information_reaches_only_followers_allowed_it(engine, messages_di
     texts = {e.address[1]: e.text for e in channel.seen}
     assert texts == {"a": "千代田区より：毎月第2火曜、保健所で",
                      "b": "お住まいの市区町村の案内を確認しましょう。"}  # fmt: skip
+
+
+def test_a_municipalitys_message_is_not_sent_to_someone_who_moved_away(engine, messages_dir):
+    from conftest import write_message
+
+    from kizuna import municipalities
+
+    write_message(messages_dir, track="pregnancy", at="12w0d", municipality="131016",
+                  reviewed=True)  # fmt: skip
+    municipalities.add(engine, code="131016", name="千代田区", prefecture="東京都", now=NOW)
+    request = subscriptions.SubscribeRequest("line", "U" + "a" * 32, due_date=DUE_12W0D,
+                                             municipality_code="131016")  # fmt: skip
+    subscriptions.subscribe(engine, request, variants={"ja"}, default_timezone="Asia/Tokyo",
+                            now=NOW)  # fmt: skip
+    catalog = load_catalog(messages_dir)
+    plan_day(SqlStore(engine), catalog, DAY, PlanOptions(False, "Asia/Tokyo", 8), now=NOW)
+    with engine.begin() as connection:  # moved after planning
+        connection.execute(sa.update(Subscriber).values(municipality_code=None))
+    channel = Scripted()
+    run(engine, catalog, channel)
+    assert [e.text for e in channel.seen] == ["妊娠12週0日です。"]
+    skipped = [r for r in rows(engine) if r["from_municipality"]]
+    assert [r["status"] for r in skipped] == ["skipped"]
+    assert "not a resident" in skipped[0]["skip_reason"]

@@ -31,6 +31,19 @@ def test_scaffold_writes_complete_front_matter(tmp_path):
     assert any("sources: List should have at least 1" in text for text in problems)
 
 
+def test_scaffold_a_municipalitys_own_message_beside_ours(tmp_path):
+    write_message(tmp_path, track="child", at="4m", variants=("ja",))  # ours, the same day
+    path = scaffold(tmp_path, NewMessage(Track.CHILD, "4m", "ja", municipality="131016"))
+    assert path == tmp_path / "municipalities" / "131016" / "child" / "4m.ja.md"
+    text = path.read_text(encoding="utf-8")
+    assert "id: 131016-child-4m\n" in text and 'municipality: "131016"\n' in text
+    assert "category: local\n" in text
+    with pytest.raises(FileExistsError):  # never overwritten
+        scaffold(tmp_path, NewMessage(Track.CHILD, "4m", "ja", municipality="131016"))
+    with pytest.raises(ValueError, match="6-digit"):
+        scaffold(tmp_path, NewMessage(Track.CHILD, "4m", "ja", municipality="131017"))
+
+
 def test_scaffold_takes_the_partner_variant_s_fields(tmp_path):
     write_message(tmp_path, variants=("ja",), category="checkup", title="健診")
     path = scaffold(tmp_path, NewMessage(Track.PREGNANCY, "12w0d", "ja-easy"))

@@ -46,6 +46,7 @@ LINK = re.compile(r"https?://[^/\s]+/((?:confirm|unsubscribe|manage)/[A-Za-z0-9_
          '127.0.0.1:5 - "GET /manage/…/data?lang=en HTTP/1.1" 200'),
         ("%s", ("POST /confirm/MQ.x1, /unsubscribe/Mg.y2",), "POST /confirm/…, /unsubscribe/…"),
         ("opened /manage/MQ.abc", (), "opened /manage/…"),
+        ("POST /staff/password/Zk9_x-1 HTTP/1.1", (), "POST /staff/password/… HTTP/1.1"),
         ("GET /signup?municipality=131016", (), "GET /signup?municipality=131016"),
         ("%(path)s", ({"path": "/manage/MQ.abc"},), "/manage/…"),
     ],

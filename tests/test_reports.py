@@ -175,3 +175,59 @@ def test_not_a_month(text):
 def test_a_period_runs_forward():
     with pytest.raises(ValueError, match="ends before"):
         Period(date(2026, 11, 2), date(2026, 11, 1))
+
+
+def test_waiting_counts_unconfirmed_mail_and_unused_live_line_codes(figures):
+    from kizuna.models import LineInvitation
+    from kizuna.reports import Waiting, waiting
+
+    now = at("2026-11-22T00:00")
+    # (municipality, expires, used): only A's live, unused code counts
+    codes = [(A, "2027-02-01T00:00", None), (A, "2027-02-01T00:00", "2026-11-20T00:00"),
+             (A, "2026-11-21T00:00", None), (B, "2027-02-01T00:00", None)]  # fmt: skip
+    with figures.begin() as connection:
+        for n, (code, expires, used) in enumerate(codes):
+            connection.execute(sa.insert(LineInvitation.__table__).values(
+                municipality_code=code, code_hash=f"h{n}", fingerprint=f"f{n}", occurrence=1,
+                variant="ja", expires_at=at(expires), used_at=at(used) if used else None,
+                created_at=CREATED,
+            ))  # fmt: skip
+    assert waiting(figures, A, now=now) == Waiting(email=1, line=1)
+    assert waiting(figures, B, now=now) == Waiting(email=0, line=1)
+
+
+def test_caregivers_are_counted_by_role(figures):
+    # An invited grandparent (no municipality of their own) follows A's child 1; an invited
+    # partner follows B's child 10.
+    with figures.begin() as connection:
+        for sid, child, role in ((20, 1, "grandparent"), (21, 10, "partner")):
+            connection.execute(sa.insert(Subscriber.__table__).values(
+                id=sid, channel="line", address=f"a{sid}", consent_at=at("2026-11-01T00:00"),
+                status="active", created_at=CREATED, variant="ja", locale="ja",
+                consecutive_failures=0,
+            ))  # fmt: skip
+            connection.execute(sa.insert(Follow.__table__).values(
+                subscriber_id=sid, child_id=child, role=role, since=CREATED, may_report=False,
+                receives_local_info=False, loss_support=False,
+            ))  # fmt: skip
+    # A's parents not stopped by the end of November: 1, 2, 6, 11, 12 (8 registered later).
+    found = report(figures, A, NOVEMBER, timezone="Asia/Tokyo")
+    assert found.caregivers == {"parent": 5, "grandparent": 1}
+    overall = report(figures, None, NOVEMBER, timezone="Asia/Tokyo")
+    assert overall.caregivers == {"parent": 6, "grandparent": 1, "partner": 1}
+    lines = report_csv(found).splitlines()
+    assert "caregivers,,,,grandparent,1" in lines and "caregivers,,,,partner,0" in lines
+
+
+def test_deliveries_counted_before_their_rows_were_trimmed_still_count(figures):
+    from kizuna.privacy import count_and_delete
+
+    before = report(figures, A, NOVEMBER, timezone="Asia/Tokyo")
+    with figures.begin() as connection:  # retention's trim, or an erasure: counted, deleted
+        count_and_delete(connection, Delivery.__table__.c.local_date < date(2026, 11, 10))
+    after = report(figures, A, NOVEMBER, timezone="Asia/Tokyo")
+    assert after.deliveries == before.deliveries
+    assert [(d.day, d.sent, d.failed) for d in after.days] == [
+        (d.day, d.sent, d.failed) for d in before.days]  # fmt: skip
+    other = report(figures, B, NOVEMBER, timezone="Asia/Tokyo")  # trimmed too, kept apart
+    assert other.deliveries == [DeliveryCount("line", "pregnancy", "ja", 1, 0)]

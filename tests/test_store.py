@@ -101,3 +101,25 @@ def test_timezones_of_active_subscribers(any_engine):
     )  # fmt: skip
     assert SqlStore(any_engine).timezones(default="Asia/Tokyo") == ["America/Sao_Paulo",
                                                                     "Asia/Tokyo"]  # fmt: skip
+
+
+def test_multicast_mode_claims_identical_messages_together_and_groups_go_again_whole(any_engine):
+    store = SqlStore(any_engine)
+    pairs = followers(any_engine, 6)
+    alternating = ["child-d7" if n % 2 else "child-d8" for n in range(6)]
+    store.add_deliveries([new(s, c, m) for (s, c), m in zip(pairs, alternating, strict=True)],
+                         now=NOW)  # fmt: skip
+    claim = dict(now=NOW, through_local_date=DAY, limit=2, until=NOW + timedelta(minutes=5))
+    plain = store.claim(worker="a", **claim)
+    assert {c.message_id for c in plain} == {"child-d7", "child-d8"}  # in planning order
+    assert all(c.fresh for c in plain)
+    store.set_push_keys([("k-1", True, [c.delivery_id for c in plain])])
+    with any_engine.begin() as connection:  # as if the multicast must be tried again
+        connection.execute(sa.update(Delivery).values(status="planned"))
+    by_content = store.claim(worker="b", **{**claim, "limit": 1}, by_content=True)
+    # The one claimed brings its whole group; of the four left, two of one message together.
+    assert sorted(c.delivery_id for c in by_content if c.push_key == "k-1") == sorted(
+        c.delivery_id for c in plain)  # fmt: skip
+    assert not any(c.fresh for c in by_content)
+    rest = store.claim(worker="c", **claim, by_content=True)
+    assert [c.message_id for c in rest] == ["child-d7", "child-d7"]

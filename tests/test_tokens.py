@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from itsdangerous import URLSafeSerializer
 
 from kizuna.tokens import Purpose, Tokens
 
@@ -63,3 +66,32 @@ def test_csrf_pair_matches_and_nothing_else_does():
     assert not TOKENS.csrf_valid(cookie, cookie)  # an unsigned copy of the cookie
     forged = Tokens("another-secret").csrf_form_value(cookie)
     assert not TOKENS.csrf_valid(cookie, forged)
+
+
+STAFF_NOW = datetime(2026, 11, 22, tzinfo=UTC)
+SESSION_AGE = timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    ("at", "expected"),
+    [(STAFF_NOW, (7, 3)), (STAFF_NOW + SESSION_AGE, (7, 3)),
+     (STAFF_NOW + SESSION_AGE + timedelta(seconds=1), None),
+     (STAFF_NOW - timedelta(seconds=1), None)],  # issued "in the future": not ours
+)  # fmt: skip
+def test_a_staff_session_lasts_its_age(at, expected):
+    cookie = TOKENS.issue_staff_session(7, 3, now=STAFF_NOW)
+    assert TOKENS.read_staff_session(cookie, now=at, max_age=SESSION_AGE) == expected
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "",
+        TOKENS.issue_staff_session(7, 3, now=STAFF_NOW)[:-1] + "A",
+        Tokens("another-secret").issue_staff_session(7, 3, now=STAFF_NOW),
+        TOKENS.issue(Purpose.MANAGE, 7),  # another purpose's token
+        URLSafeSerializer("test-secret", salt="kizuna.staff-session.v1").dumps(["7", 3, 0]),
+    ],
+)
+def test_forged_staff_sessions_are_refused(cookie):
+    assert TOKENS.read_staff_session(cookie, now=STAFF_NOW, max_age=SESSION_AGE) is None

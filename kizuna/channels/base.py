@@ -23,6 +23,19 @@ class Envelope:
     created_at: datetime
     subscriber_id: int = 0  # for the signed links in a mail (unsubscribe, manage); 0: none
     locale: str = "ja"  # the subscriber's UI locale: the mail's footer is in it
+    # Several deliveries in one request (a channel whose `max_messages` or `max_recipients`
+    # allows it): the further texts, and with `multicast` the further recipients.
+    more_texts: tuple[str, ...] = ()
+    multicast: bool = False
+    more_addresses: tuple[str, ...] = ()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return (self.text, *self.more_texts)
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.address, *self.more_addresses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +55,8 @@ class Channel(Protocol):
     backend: ClassVar[str]
     max_text_utf16: ClassVar[int | None]
     rate_per_second: ClassVar[float | None]
+    max_messages: ClassVar[int]  # texts one request may carry to one recipient
+    max_recipients: ClassVar[int]  # recipients of one request (a multicast); 1: none
 
     async def send(self, envelope: Envelope) -> SendResult: ...
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
+import urllib.request
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from linebot.v3.messaging import (
     AsyncApiClient,
     AsyncMessagingApi,
     Configuration,
+    MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
 )
@@ -18,13 +23,20 @@ from linebot.v3.messaging.exceptions import ApiException
 from kizuna.channels.base import Envelope, SendResult
 from kizuna.channels.rate import RateLimiter
 from kizuna.core.status import ChannelName, SendStatus
-from kizuna.line_body import TEXT_MAX_UTF16, push_body
+from kizuna.line_body import (
+    MESSAGES_PER_REQUEST,
+    RECIPIENTS_PER_MULTICAST,
+    TEXT_MAX_UTF16,
+    multicast_body,
+    push_body,
+)
 
 LINE_API_URL = "https://api.line.me"
 
 
 class LineChannel:
-    """Pushes each delivery with its idempotency key as `X-Line-Retry-Key`.
+    """Pushes each envelope (one delivery, or a group's) with its key as `X-Line-Retry-Key`;
+    a multicast envelope goes to all its recipients in one request.
 
     The SDK client is created on first use inside the running event loop, reused for the
     whole run and closed by `close()`; its connection pool is sized to the concurrency.
@@ -34,6 +46,8 @@ class LineChannel:
     backend: ClassVar[str] = "api"
     max_text_utf16: ClassVar[int | None] = TEXT_MAX_UTF16
     rate_per_second: ClassVar[float | None] = 2000.0  # LINE's own limit for push, per channel
+    max_messages: ClassVar[int] = MESSAGES_PER_REQUEST
+    max_recipients: ClassVar[int] = RECIPIENTS_PER_MULTICAST
 
     def __init__(
         self,
@@ -50,21 +64,31 @@ class LineChannel:
         self._limiter = RateLimiter(rate_per_second)
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
+        self._creating = asyncio.Lock()
 
-    def _messaging(self) -> AsyncMessagingApi:
+    async def _messaging(self) -> AsyncMessagingApi:
         if self._api is None:
-            self._client = AsyncApiClient(self._configuration)
-            self._api = AsyncMessagingApi(self._client)
+            async with self._creating:  # the first sends of a run arrive together
+                if self._api is None:
+                    client = AsyncApiClient(self._configuration)
+                    await _without_lookups_per_request(client, self._configuration)
+                    self._client, self._api = client, AsyncMessagingApi(client)
         return self._api
 
     async def send(self, envelope: Envelope) -> SendResult:
         try:
-            request = PushMessageRequest.from_dict(push_body(envelope.address, [envelope.text]))
+            if envelope.multicast:
+                body = multicast_body(envelope.addresses, envelope.texts)
+                call = (await self._messaging()).multicast_with_http_info
+                request = MulticastRequest.from_dict(body)
+            else:
+                call = (await self._messaging()).push_message_with_http_info
+                request = PushMessageRequest.from_dict(push_body(envelope.address, envelope.texts))
         except ValueError as error:
             return SendResult(SendStatus.FAILED, str(error))
         await self._limiter.acquire()
         try:
-            await self._messaging().push_message_with_http_info(
+            await call(
                 request, x_line_retry_key=envelope.idempotency_key, _request_timeout=self._timeout
             )
         except ApiException as error:
@@ -78,7 +102,7 @@ class LineChannel:
         """Answer a webhook event (replies are free and need no retry key)."""
         request = ReplyMessageRequest.from_dict({"replyToken": reply_token, "messages": messages})
         try:
-            await self._messaging().reply_message_with_http_info(
+            await (await self._messaging()).reply_message_with_http_info(
                 request, _request_timeout=self._timeout
             )
         except ApiException as error:
@@ -89,7 +113,7 @@ class LineChannel:
 
     async def remaining_quota(self) -> int | None:
         """Pushes left this month (GET quota and consumption), or None when unlimited."""
-        api = self._messaging()
+        api = await self._messaging()
         quota = await api.get_message_quota(_request_timeout=self._timeout)
         if quota.type != "limited" or quota.value is None:
             return None
@@ -100,6 +124,26 @@ class LineChannel:
         if self._client is not None:
             await self._client.close()
             self._client = self._api = None
+
+
+async def _without_lookups_per_request(
+    client: AsyncApiClient, configuration: Configuration
+) -> None:
+    """The SDK's session trusts the environment, so aiohttp reads the proxy variables and
+    ~/.netrc again for every request, each time in a worker thread: a third of a push's CPU
+    in the profile (BENCHMARKS.md). The proxy is read once here, and the session replaced by
+    one that does not look again, with the same pool size and certificates."""
+    if configuration.proxy is None:
+        proxy = urllib.request.getproxies().get(urlsplit(configuration.host).scheme)
+        configuration.proxy = proxy or None
+    rest = client.rest_client
+    rest.proxy = configuration.proxy
+    await rest.pool_manager.close()
+    connector = aiohttp.TCPConnector(
+        limit=configuration.connection_pool_maxsize,
+        ssl=ssl.create_default_context(cafile=configuration.ssl_ca_cert),
+    )
+    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False)
 
 
 def classify(status: int | None, body: bytes | str | None) -> SendResult:

@@ -10,7 +10,13 @@ from typing import ClassVar
 
 from kizuna.channels.base import Envelope, SendResult
 from kizuna.core.status import ChannelName, SendStatus
-from kizuna.line_body import TEXT_MAX_UTF16, push_body
+from kizuna.line_body import (
+    MESSAGES_PER_REQUEST,
+    RECIPIENTS_PER_MULTICAST,
+    TEXT_MAX_UTF16,
+    multicast_body,
+    push_body,
+)
 from kizuna.mail import MailComposer
 
 
@@ -30,12 +36,15 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class LineOutbox:
-    """LINE deliveries as `<dir>/line/<delivery-id>.json`: the push body plus its retry key."""
+    """LINE requests as `<dir>/line/<delivery-id>.json` (a group's first delivery): the
+    endpoint, the body and the retry key, as the real channel would send them."""
 
     name: ClassVar[ChannelName] = ChannelName.LINE
     backend: ClassVar[str] = "outbox"
     max_text_utf16: ClassVar[int | None] = TEXT_MAX_UTF16
     rate_per_second: ClassVar[float | None] = None
+    max_messages: ClassVar[int] = MESSAGES_PER_REQUEST
+    max_recipients: ClassVar[int] = RECIPIENTS_PER_MULTICAST
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory / "line"
@@ -45,10 +54,17 @@ class LineOutbox:
 
     async def send(self, envelope: Envelope) -> SendResult:
         try:
-            body = push_body(envelope.address, [envelope.text])
+            if envelope.multicast:
+                endpoint, body = "multicast", multicast_body(envelope.addresses, envelope.texts)
+            else:
+                endpoint, body = "push", push_body(envelope.address, envelope.texts)
         except ValueError as error:
             return SendResult(SendStatus.FAILED, str(error))
-        record = {"retry_key": envelope.idempotency_key, "request": body}
+        record = {
+            "endpoint": f"/v2/bot/message/{endpoint}",
+            "retry_key": envelope.idempotency_key,
+            "request": body,
+        }
         data = json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8")
         try:
             atomic_write(self.path_for(envelope.delivery_id), data)
@@ -76,6 +92,8 @@ class EmailOutbox:
     backend: ClassVar[str] = "outbox"
     max_text_utf16: ClassVar[int | None] = None
     rate_per_second: ClassVar[float | None] = None
+    max_messages: ClassVar[int] = 1
+    max_recipients: ClassVar[int] = 1
 
     def __init__(self, directory: Path, composer: MailComposer) -> None:
         self.directory = directory / "email"

@@ -89,6 +89,8 @@ class SmtpEmail:
     backend: ClassVar[str] = "smtp"
     max_text_utf16: ClassVar[int | None] = None
     rate_per_second: ClassVar[float | None] = None
+    max_messages: ClassVar[int] = 1  # one mail per delivery: each has its own Message-ID
+    max_recipients: ClassVar[int] = 1
 
     def __init__(self, options: SmtpOptions, composer: MailComposer) -> None:
         self._options = options
@@ -111,7 +113,7 @@ class SmtpEmail:
 
     async def send(self, envelope: Envelope) -> SendResult:
         try:
-            data = self._composer.to_bytes(self._composer.compose(envelope))
+            data = self._composer.compose_bytes(envelope)
         except (ValueError, TypeError, UnicodeError) as error:
             return SendResult(SendStatus.FAILED, f"could not compose the mail: {error}")
         async with self._bind_loop():

@@ -149,6 +149,7 @@ class Message:
     reviews: tuple[Review, ...] = ()
     path: str = ""
     body_line: int = 1  # line of the file where the body starts, for error reports
+    municipality: str | None = None  # a municipality's own message, for its residents only
 
     @property
     def reviewed(self) -> bool:
@@ -175,20 +176,27 @@ class Catalog:
 
     messages: Sequence[Message]
     fallbacks: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    _index: dict[Timing, dict[str, dict[str, Message]]] = field(init=False, repr=False)
+    _index: dict[tuple[str | None, Timing], dict[str, dict[str, Message]]] = field(
+        init=False, repr=False
+    )
     _by_id: dict[str, dict[str, Message]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        # timing -> message id -> variant -> message
+        # (municipality or None, timing) -> message id -> variant -> message
         self._index = {}
         for message in self.messages:
-            by_id = self._index.setdefault(message.at, {})
+            by_id = self._index.setdefault((message.municipality, message.at), {})
             by_id.setdefault(message.id, {})[message.variant] = message
         # message id -> variant -> message (the dispatcher asks for every delivery)
         self._by_id = {i: v for by_id in self._index.values() for i, v in by_id.items()}
 
     def timings(self) -> set[Timing]:
-        return set(self._index)
+        """Every timing with a message, Kizuna's own or a municipality's."""
+        return {timing for _, timing in self._index}
+
+    def municipalities(self) -> set[str]:
+        """The municipalities with messages of their own."""
+        return {code for code, _ in self._index if code is not None}
 
     def ids(self) -> set[str]:
         return {message.id for message in self.messages}
@@ -203,8 +211,10 @@ class Catalog:
         audiences: Iterable[Audience],
         variant: str,
         allow_unreviewed: bool,
+        municipality: str | None = None,
     ) -> Choice | None:
-        """The message due for this stage, audience and variant, or None.
+        """The message due for this stage, audience and variant, or None: from Kizuna's own
+        library, or with `municipality`, from that municipality's messages only.
 
         A variant falls back only along the configured chain; a message whose chosen
         variant is unreviewed is not due unless unreviewed content is allowed.
@@ -212,7 +222,7 @@ class Catalog:
         wanted = set(audiences)
         candidates: list[Message] = []
         for timing, basis in due_timings(stage):
-            for variants in self._index.get(timing, {}).values():
+            for variants in self._index.get((municipality, timing), {}).values():
                 message = self._pick_variant(variants, variant)
                 if message is None or message.audience not in wanted:
                     continue

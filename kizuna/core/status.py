@@ -42,3 +42,11 @@ class SendStatus(StrEnum):
     RETRY = "retry"
     GONE = "gone"
     FAILED = "failed"
+
+
+class SignInStatus(StrEnum):
+    """What one attempt to sign in to the staff console came to."""
+
+    OK = "ok"
+    WRONG = "wrong"  # unknown address, no password set yet, or a wrong password
+    LOCKED = "locked"  # too many wrong passwords in a row: refused until the lock ends

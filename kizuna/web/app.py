@@ -8,7 +8,16 @@ from kizuna.channels.base import Channels
 from kizuna.i18n import Catalogs
 from kizuna.line_bot import LineBot
 from kizuna.runtime import Runtime
-from kizuna.web import health, line_webhook, municipal_api, my_data, signup
+from kizuna.web import (
+    family_manage,
+    family_signup,
+    health,
+    line_webhook,
+    municipal_api,
+    my_data,
+    signup,
+    staff_pages,
+)
 
 
 def create_app(
@@ -30,7 +39,10 @@ def create_app(
     app.state.line_bot = LineBot(runtime, Catalogs(runtime.settings.locales_dir))
     app.include_router(health.router)
     app.include_router(signup.router)
+    app.include_router(family_signup.router)
+    app.include_router(family_manage.router)
     app.include_router(line_webhook.router)
     app.include_router(municipal_api.router)
     app.include_router(my_data.router)
+    app.include_router(staff_pages.router)
     return app

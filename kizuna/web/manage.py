@@ -7,10 +7,12 @@ from datetime import date
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from kizuna import subscriptions
+from kizuna import family_follows, subscriptions
 from kizuna.core.status import ChildStatus, SubscriberStatus
+from kizuna.family import INVITABLE_ROLES
 from kizuna.i18n import LOCALE_NAMES, LOCALES, html_lang
 from kizuna.tokens import Purpose
+from kizuna.web.family_roles import ROLE_NAMES
 from kizuna.web.pages import (
     N_,
     VARIANTS,
@@ -91,6 +93,10 @@ class Manage:
             here=self.here, subscription=fresh, editable=fresh.status in EDITABLE,
             variants=VARIANTS, unsubscribe=self.site.url(Purpose.UNSUBSCRIBE, fresh.subscriber_id),
             locale_names=[(code, html_lang(code), LOCALE_NAMES[code]) for code in LOCALES],
+            caregivers=family_follows.caregivers(
+                self.site.runtime.engine, manager_id=self.subscriber_id
+            ),
+            role_names=ROLE_NAMES, invitable_roles=INVITABLE_ROLES,
             **context,
         )  # fmt: skip
 

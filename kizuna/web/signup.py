@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import escape
 
-from kizuna import subscriptions
+from kizuna import family, subscriptions
 from kizuna.channels.base import Envelope
 from kizuna.consent import WEB_NOTICE, notice_values
 from kizuna.core.status import ChannelName, SendStatus, SubscriberStatus
@@ -258,7 +258,8 @@ async def confirm(request: Request, token: str, site: SiteDep) -> HTMLResponse:
         return notice(request, site, locale, "broken_link", status_code=404)
     if not site.pages.csrf_ok(request, form):
         return notice(request, site, locale, "expired", status_code=403, back=request.url.path)
-    subscriptions.confirm(site.runtime.engine, subscriber_id=found.subscriber_id, now=now(request))
+    # An invited caregiver starts following the child here, by confirming.
+    family.confirm(site.runtime.engine, subscriber_id=found.subscriber_id, now=now(request))
     manage_url = site.url(Purpose.MANAGE, found.subscriber_id)
     return notice(request, site, locale, "confirmed", manage=manage_url)
 

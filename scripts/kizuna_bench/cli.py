@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> dict:
                 for n in counts
             }
             results["runs"].append(record)
+        say(f"  {kinds[0]}: LINE dispatch in multicast mode (requests counted)")
+        deliveries.back_to_planned(first)
+        results["multicast"] = stages.dispatch(world, first, "line", 1, {"line_multicast": "true"})
         results["peers"] = [usage.as_dict() for usage in world.stop()]
     finally:
         for child in world.children:

@@ -10,7 +10,7 @@ import json
 import math
 import pickle
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,8 +21,10 @@ from kizuna.config import Settings
 from kizuna.core.catalog import Catalog
 from kizuna.core.status import ChannelName
 from kizuna.db import create_engine
-from kizuna.dispatcher import Claimed, Dispatcher, DispatchOptions
+from kizuna.dispatcher import Claimed, Dispatcher, DispatchOptions, Outcome
 from kizuna.line_body import push_body
+from kizuna.planner import new_key
+from kizuna.pushes import Group, form_groups
 from kizuna.runtime import mail_composer
 from kizuna.store import SqlStore, _claimed_query
 from kizuna_bench.databases import Target
@@ -108,7 +110,8 @@ def back_to_planned(target: Target) -> None:
     """The day's deliveries unsent again (the peers forget their keys too)."""
     execute(target, "UPDATE delivery SET status = 'planned', attempts = 0, "
                     "next_attempt_at = due_at, claimed_by = NULL, claimed_until = NULL, "
-                    "last_error = NULL, sent_at = NULL")  # fmt: skip
+                    "last_error = NULL, sent_at = NULL, push_key = NULL, "
+                    "multicast = FALSE")  # fmt: skip
 
 
 def export(target: Target, folder: Path) -> Path:
@@ -140,46 +143,62 @@ class Payloads:
 
     line_file: Path
     mail_file: Path
-    line: int
+    line: int  # LINE push requests (a subscriber's messages of the day go in one)
+    line_deliveries: int
     mail: int
-    multicast_groups: int
-    multicast_requests: int
+    multicast_groups: int  # distinct texts (tuples of texts) among the pushes
+    multicast_requests: int  # requests if every identical push went in one multicast of ≤ 500
+    multicast_bound: int  # the target: one request per 450 recipients of an identical text
     largest_group: int
 
 
 def payloads(url: str, settings: Settings, catalog: Catalog, folder: Path) -> Payloads:
-    """Render and compose every planned delivery with the dispatcher's own code (its private
-    envelope method and the store's claim query), so the bare loops send the same bytes."""
+    """Render, group and compose every planned delivery with the dispatcher's own code (its
+    private preparing method, the store's claim query, `kizuna.pushes`), so that the bare
+    loops send the same requests and bytes."""
     engine = create_engine(url)
     options = DispatchOptions(worker="bench", allow_unreviewed=settings.allow_unreviewed)
     dispatcher = Dispatcher(SqlStore(engine), catalog, Channels(), options)
     composer = mail_composer(settings)
     now = datetime.now(UTC)
-    texts: Counter[str] = Counter()
+    line: list[Claimed] = []
+    texts: dict[int, str] = {}
     mails: list[tuple[str, str, bytes]] = []
-    line_file = folder / "line.jsonl"
-    with engine.connect() as connection, open(line_file, "w", encoding="utf-8") as out:
+    with engine.connect() as connection:
         ids = connection.execute(sa.text("SELECT id FROM delivery ORDER BY id")).scalars().all()
         for offset in range(0, len(ids), 1000):
             for row in connection.execute(_claimed_query(ids[offset : offset + 1000])):
-                claimed = Claimed(*row)
-                message = catalog.variants_of(claimed.message_id)[claimed.variant]
-                envelope = dispatcher._envelope(claimed, message, now)
+                claimed = replace(Claimed(*row), fresh=True)
+                rendered = dispatcher._prepare(claimed, now)
+                if isinstance(rendered, Outcome):
+                    continue
                 if claimed.channel == ChannelName.LINE:
-                    texts[envelope.text] += 1
-                    out.write(json.dumps(push_body(envelope.address, [envelope.text])) + "\n")
+                    line.append(claimed)
+                    texts[claimed.delivery_id] = rendered.text
                 else:
+                    alone = Group((claimed,), claimed.idempotency_key)
+                    envelope = dispatcher._envelope(alone, {claimed.delivery_id: rendered}, now)
                     data = composer.to_bytes(composer.compose(envelope))
                     mails.append((composer.sender_address, envelope.address, data))
     engine.dispose()
+    pushes = form_groups(line, texts, per_push=5, per_multicast=0, new_key=new_key)
+    line_file = folder / "line.jsonl"
+    with open(line_file, "w", encoding="utf-8") as out:
+        for group in pushes:
+            body = push_body(
+                group.members[0].address, [texts[m.delivery_id] for m in group.members]
+            )
+            out.write(json.dumps(body) + "\n")
     mail_file = folder / "mails.pickle"
     with open(mail_file, "wb") as file:
         pickle.dump(mails, file)
+    identical = Counter(tuple(texts[m.delivery_id] for m in group.members) for group in pushes)
     return Payloads(
-        line_file=line_file, mail_file=mail_file, line=sum(texts.values()), mail=len(mails),
-        multicast_groups=len(texts),
-        multicast_requests=sum(math.ceil(n / MULTICAST_MAX) for n in texts.values()),
-        largest_group=max(texts.values(), default=0),
+        line_file=line_file, mail_file=mail_file, line=len(pushes), line_deliveries=len(line),
+        mail=len(mails), multicast_groups=len(identical),
+        multicast_requests=sum(math.ceil(n / MULTICAST_MAX) for n in identical.values()),
+        multicast_bound=sum(math.ceil(n / 450) for n in identical.values()),
+        largest_group=max(identical.values(), default=0),
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ import uuid
 from aiohttp import web
 
 PUSH = "/v2/bot/message/push"
+MULTICAST = "/v2/bot/message/multicast"
 
 
 class Peer:
@@ -26,6 +27,8 @@ class Peer:
 
     def reset(self) -> None:
         self.requests = 0
+        self.multicasts = 0
+        self.multicast_recipients = 0
         self.conflicts = 0
         self.refused = 0
         self.quota_requests: dict[str, int] = {}  # per token: each dispatch run asks once
@@ -37,6 +40,7 @@ class Peer:
         return {
             "requests": self.requests, "accepted": len(self.keys), "conflicts": self.conflicts,
             "refused": self.refused, "recipients": len(self.recipients),
+            "multicasts": self.multicasts, "multicast_recipients": self.multicast_recipients,
             "quota_requests": self.quota_requests,
             "first": self.first, "last": self.last,
         }  # fmt: skip
@@ -49,7 +53,8 @@ class Peer:
             body = json.loads(await request.read())
         except ValueError:
             return self._refuse(400, "The request body is not JSON")
-        problem = invalid_push(body)
+        multicast = request.path == MULTICAST
+        problem = invalid_multicast(body) if multicast else invalid_push(body)
         if problem:
             return self._refuse(400, problem)
         key = request.headers.get("X-Line-Retry-Key")
@@ -62,6 +67,11 @@ class Peer:
         self.last = now
         if key is not None:
             self.keys.add(key)
+        if multicast:  # LINE answers a multicast with an empty object
+            self.multicasts += 1
+            self.multicast_recipients += len(body["to"])
+            self.recipients.update(body["to"])
+            return reply(200, {})
         self.recipients.add(body["to"])
         sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": uuid.uuid4().hex}
                 for _ in body["messages"]]  # fmt: skip
@@ -74,6 +84,13 @@ class Peer:
     def _refuse(self, status: int, message: str) -> web.Response:
         self.refused += 1
         return reply(status, {"message": message})
+
+
+def invalid_multicast(body: object) -> str | None:
+    to = body.get("to") if isinstance(body, dict) else None
+    if not isinstance(to, list) or not 1 <= len(to) <= 500 or len(set(to)) != len(to):
+        return "The property, 'to', must hold 1 to 500 distinct user ids"
+    return invalid_push({**body, "to": to[0]})
 
 
 def invalid_push(body: object) -> str | None:
@@ -114,7 +131,8 @@ def app(token: str) -> web.Application:
 
     application = web.Application()
     application.add_routes([
-        web.post(PUSH, peer.push), web.get("/bench/stats", stats), web.post("/bench/reset", reset),
+        web.post(PUSH, peer.push), web.post(MULTICAST, peer.push),
+        web.get("/bench/stats", stats), web.post("/bench/reset", reset),
         web.get("/v2/bot/message/quota", quota),
     ])  # fmt: skip
     return application

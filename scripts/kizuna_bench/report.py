@@ -164,11 +164,17 @@ def details(results: dict) -> list[str]:
         )
     payload = results.get("payloads") or {}
     if payload:
-        lines += ["", f"LINE today: {payload['line']:,} pushes, one per delivery. Multicast is "
-                  f"not implemented; the same texts would go in "
-                  f"{payload['multicast_requests']:,} multicast requests "
-                  f"({payload['multicast_groups']:,} distinct texts, largest "
-                  f"{payload['largest_group']:,} recipients)."]  # fmt: skip
+        multicast = results.get("multicast") or {}
+        peer = multicast.get("peer") or {}
+        lines += ["", f"LINE today: {payload.get('line_deliveries', 0):,} deliveries in "
+                  f"{payload['line']:,} pushes (a subscriber's messages of a day in one). "
+                  f"With every identical text in one multicast of ≤ 500 they would take "
+                  f"{payload['multicast_requests']:,} requests ({payload['multicast_groups']:,} "
+                  f"distinct texts, largest {payload['largest_group']:,} recipients); "
+                  f"in multicast mode Kizuna sent {multicast.get('count', 0):,} requests: "
+                  f"{peer.get('multicasts', 0):,} multicasts to "
+                  f"{peer.get('multicast_recipients', 0):,} recipients, the rest pushes."
+                  ]  # fmt: skip
     return lines
 
 

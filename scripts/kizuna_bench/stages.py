@@ -49,11 +49,12 @@ class World:
     def stop(self) -> list[Usage]:
         return [child.finish(stop=True, killed_ok=True, timeout=30) for child in self.children]
 
-    def env(self, target: Target, worker: int = 0) -> dict[str, str]:
+    def env(self, target: Target, worker: int = 0, extra: dict | None = None) -> dict[str, str]:
         """A Kizuna process's environment; worker n has a LINE token of its own."""
         token = f"{TOKEN}-{worker}" if worker else TOKEN
         values = {
-            **self.settings, "database_url": target.url, "line_channel_access_token": token,
+            **self.settings, **(extra or {}), "database_url": target.url,
+            "line_channel_access_token": token,
             "line_api_url": self.line_url, "smtp_host": "127.0.0.1",
             "smtp_port": str(self.smtp_port), "smtp_tls": "none",
         }  # fmt: skip
@@ -101,7 +102,9 @@ def bare_insert(target: Target, export: Path) -> dict[str, object]:
             "process": usage.as_dict()}  # fmt: skip
 
 
-def dispatch(world: World, target: Target, channel: str, workers: int) -> dict[str, object]:
+def dispatch(
+    world: World, target: Target, channel: str, workers: int, extra: dict | None = None
+) -> dict[str, object]:
     """Real `kizuna worker` processes send one channel's deliveries; stopped once drained.
 
     Both channels are held back until every worker has started (its first dispatch run asks
@@ -113,7 +116,7 @@ def dispatch(world: World, target: Target, channel: str, workers: int) -> dict[s
         deliveries.hold(target, held)
     world.stats("line", reset=True)
     world.stats("email", reset=True)
-    children = [Child(f"kizuna worker {n}", [KIZUNA, "worker"], world.env(target, n))
+    children = [Child(f"kizuna worker {n}", [KIZUNA, "worker"], world.env(target, n, extra))
                 for n in range(1, workers + 1)]  # fmt: skip
     try:
         started, drained, samplers = drain(world, target, channel, children)
