@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from kizuna import audit
+from kizuna import audit, staff_uploads
 from kizuna.config import Settings
 from kizuna.core.status import SubscriberStatus
 from kizuna.models import Delivery, LineConversation, LineInvitation, Subscriber
@@ -41,6 +41,7 @@ class RetentionSummary:
     deliveries: int = 0  # old delivery rows, counted per day and deleted
     conversations: int = 0  # LINE registrations left unfinished
     invitations: int = 0  # used or expired LINE invitations: their dates and nickname
+    uploads: int = 0  # resident lists checked in the staff console and never confirmed
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -66,6 +67,7 @@ def run_retention(
         deliveries=_trim_deliveries(engine, now=now, days=policy.delivery_retention_days),
         conversations=_delete_conversations(engine, before=now - timedelta(policy.pending_days)),
         invitations=_clear_invitations(engine, now=now, days=policy.pending_days),
+        uploads=staff_uploads.drop_stale(engine, now=now),
     )
     with engine.begin() as connection:
         audit.record(connection, actor=audit.RETENTION_ACTOR, action="retention", at=now,

@@ -22,8 +22,8 @@ UPLOAD_LIFETIME = timedelta(hours=1)
 def keep(engine: sa.Engine, *, staff_id: int, code: str, content: bytes, now: datetime) -> str:
     """Keep a checked list; returns its opaque id. Lists left unconfirmed are dropped here."""
     upload_id = secrets.token_urlsafe(32)
+    drop_stale(engine, now=now)
     with engine.begin() as connection:
-        connection.execute(UPLOADS.delete().where(UPLOADS.c.created_at < now - UPLOAD_LIFETIME))
         connection.execute(
             UPLOADS.insert().values(
                 id_hash=token_hash(upload_id), staff_id=staff_id, municipality_code=code,
@@ -49,3 +49,11 @@ def take(
         deleted = connection.execute(UPLOADS.delete().where(mine)).rowcount
     # Two confirmations at once: only the one that deleted the row goes on.
     return content if deleted == 1 else None
+
+
+def drop_stale(engine: sa.Engine, *, now: datetime) -> int:
+    """Delete lists left unconfirmed past their hour (at each upload, and by the retention
+    job, so that a list nobody confirms does not stay); returns how many."""
+    with engine.begin() as connection:
+        stale = UPLOADS.c.created_at < now - UPLOAD_LIFETIME
+        return connection.execute(UPLOADS.delete().where(stale)).rowcount

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from kizuna import consent
+from kizuna import claims, consent
 from kizuna.bulk_insert import insert_deliveries
 from kizuna.consent import ConsentEvent
 from kizuna.core.due import DueDates
@@ -156,7 +156,7 @@ class SqlStore:
         d = DELIVERY.c
         due = sa.and_(d.status == DeliveryStatus.PLANNED, d.next_attempt_at <= now)
         if through_local_date is not None:  # a manual run: the whole day, whatever the hour
-            first_try = _first_try(through_local_date)
+            first_try = claims.first_try(through_local_date)
             due = sa.and_(
                 d.status == DeliveryStatus.PLANNED, sa.or_(first_try, d.next_attempt_at <= now)
             )
@@ -165,19 +165,24 @@ class SqlStore:
         # the claim index in order and stops at `limit` (with the two ORed, every claim read
         # and sorted all the day's due rows: BENCHMARKS.md).
         with self._tx() as connection:
-            ids = _claim(connection, expired, limit=limit, worker=worker, until=until)
+            ids = claims.claim(connection, expired, limit=limit, worker=worker, until=until)
             fresh: set[int] = set()
             if len(ids) < limit:
-                fresh.update(_claim(connection, due, limit=limit - len(ids), worker=worker,
-                                    until=until, by_content=by_content))  # fmt: skip
+                left = limit - len(ids)
+                fresh.update(claims.claim(connection, due, limit=left, worker=worker,
+                                          until=until, by_content=by_content))  # fmt: skip
                 ids += fresh
             if not ids:
                 return []
-            rows = connection.execute(_claimed_query(ids)).all()
+            rows = connection.execute(claims.claimed_query(ids)).all()
             keys = {row.push_key for row in rows if row.push_key is not None}
             if keys:  # a group goes again whole, even if the claim's limit cut it
-                rest = _claim_group(connection, keys, worker=worker, until=until)
-                rows += connection.execute(_claimed_query(rest)).all() if rest else []
+                rest = claims.claim_group(connection, keys, worker=worker, until=until, now=now)
+                rows += connection.execute(claims.claimed_query(rest)).all() if rest else []
+                held = claims.held_elsewhere(connection, keys, worker=worker, now=now)
+                if held:  # sent in part, its key would make LINE drop the other part as sent
+                    rows = [row for row in rows if row.push_key not in held]
+                    claims.hand_back(connection, held, worker=worker)
         return [
             Claimed(*row, fresh=row.id in fresh and row.attempts == 0 and row.push_key is None)
             for row in rows
@@ -233,7 +238,7 @@ class SqlStore:
         d, s = DELIVERY.c, SUBSCRIBER.c
         due = d.next_attempt_at <= now
         if through_local_date is not None:
-            due = sa.or_(due, _first_try(through_local_date))
+            due = sa.or_(due, claims.first_try(through_local_date))
         query = (
             sa.select(sa.func.count())
             .select_from(DELIVERY.join(SUBSCRIBER))
@@ -372,78 +377,6 @@ def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
              (dates.loss_dates, c.loss_date)]  # fmt: skip
     # An empty IN is no index lookup at all: such a term is left out.
     return sa.or_(sa.false(), *(column.in_(values) for values, column in terms if values))
-
-
-def _claim(
-    connection: sa.Connection,
-    condition: sa.ColumnElement[bool],
-    *,
-    limit: int,
-    worker: str,
-    until: datetime,
-    by_content: bool = False,
-) -> list[int]:
-    """Mark up to `limit` deliveries meeting `condition` as this worker's, oldest first;
-    rows another worker is claiming right now are skipped, never waited for."""
-    d = DELIVERY.c
-    order = (d.message_id, d.variant, d.stage_label) if by_content else ()
-    chosen = (
-        sa.select(d.id)
-        .where(condition)
-        .order_by(d.next_attempt_at, *order, d.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claim = (
-        DELIVERY.update()
-        .where(d.id.in_(chosen.scalar_subquery()))
-        .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
-        .returning(d.id)
-    )
-    return [row[0] for row in connection.execute(claim)]
-
-
-def _claim_group(
-    connection: sa.Connection, keys: set[str], *, worker: str, until: datetime
-) -> list[int]:
-    """Claim the planned deliveries of these groups that the claim itself did not reach."""
-    d = DELIVERY.c
-    claim = (
-        DELIVERY.update()
-        .where(d.push_key.in_(sorted(keys)), d.status == DeliveryStatus.PLANNED)
-        .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
-        .returning(d.id)
-    )
-    return [row[0] for row in connection.execute(claim)]
-
-
-def _first_try(through_local_date: date) -> sa.ColumnElement[bool]:
-    """A manual run sends a day's deliveries whatever their hour, but only those never tried
-    nor deferred (their next attempt is still their due time)."""
-    d = DELIVERY.c
-    return sa.and_(
-        d.attempts == 0, d.next_attempt_at == d.due_at, d.local_date <= through_local_date
-    )
-
-
-def _claimed_query(ids: list[int]) -> sa.Select:
-    d, s, f, m = DELIVERY.c, SUBSCRIBER.c, FOLLOW.c, MUNICIPALITY.c
-    return (
-        sa.select(
-            d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
-            d.attempts, s.channel, s.address, s.status, sa.func.coalesce(s.nickname, ""),
-            sa.func.coalesce(m.name, ""), sa.func.coalesce(f.receives_local_info, False),
-            s.consecutive_failures, s.locale, s.municipality_code,
-            d.child_id, d.from_municipality, d.push_key, d.multicast,
-        )
-        .select_from(
-            DELIVERY.join(SUBSCRIBER)
-            .outerjoin(FOLLOW, (f.subscriber_id == d.subscriber_id) & (f.child_id == d.child_id))
-            .outerjoin(MUNICIPALITY)
-        )
-        .where(d.id.in_(ids))
-        .order_by(d.id)
-    )  # fmt: skip
 
 
 def set_subscriber_status(

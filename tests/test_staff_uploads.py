@@ -58,3 +58,15 @@ def test_lists_left_over_an_hour_are_dropped_by_the_next_upload(members):
     with engine.connect() as connection:
         contents = connection.execute(sa.select(StaffUpload.content)).scalars().all()
     assert contents == [b"new"]
+
+
+def test_the_retention_job_drops_lists_nobody_confirmed(members):
+    from kizuna.retention import RetentionPolicy, run_retention
+
+    engine, first, _ = members
+    staff_uploads.keep(engine, staff_id=first, code=A, content=LIST, now=NOW)
+    later = NOW + staff_uploads.UPLOAD_LIFETIME + timedelta(minutes=1)
+    summary = run_retention(engine, now=later, policy=RetentionPolicy(90, 400, 7), secret="s")
+    assert summary.uploads == 1
+    with engine.connect() as connection:
+        assert connection.execute(sa.select(StaffUpload.content)).scalars().all() == []

@@ -123,3 +123,25 @@ def test_multicast_mode_claims_identical_messages_together_and_groups_go_again_w
     assert not any(c.fresh for c in by_content)
     rest = store.claim(worker="c", **claim, by_content=True)
     assert [c.message_id for c in rest] == ["child-d7", "child-d7"]
+
+
+def test_a_group_part_held_by_another_worker_is_handed_back_not_sent_in_part(any_engine):
+    store = SqlStore(any_engine)
+    pairs = followers(any_engine, 3)
+    store.add_deliveries([new(s, c) for s, c in pairs], now=NOW)
+    claim = dict(now=NOW, through_local_date=DAY, limit=10, until=NOW + timedelta(minutes=5))
+    ids = [c.delivery_id for c in store.claim(worker="a", **claim)]
+    store.set_push_keys([("k-1", True, ids)])
+    with any_engine.begin() as connection:  # b holds one part right now; the rest is planned
+        connection.execute(sa.update(Delivery).values(status="planned", claimed_by=None))
+        connection.execute(sa.update(Delivery).where(Delivery.id == ids[-1])
+                           .values(status="sending", claimed_by="b",
+                                   claimed_until=NOW + timedelta(minutes=5)))  # fmt: skip
+    assert store.claim(worker="c", **claim) == []
+    with any_engine.connect() as connection:
+        rows = connection.execute(sa.select(Delivery.status, Delivery.claimed_by)
+                                  .order_by(Delivery.id)).all()  # fmt: skip
+    assert rows == [("planned", None), ("planned", None), ("sending", "b")]
+    later = {**claim, "now": NOW + timedelta(minutes=6), "until": NOW + timedelta(minutes=11)}
+    whole = store.claim(worker="c", **later)  # b's claim expired: the group goes whole
+    assert sorted(c.delivery_id for c in whole) == sorted(ids)

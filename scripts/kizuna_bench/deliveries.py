@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kizuna.channels.base import Channels
+from kizuna.claims import claimed_query
 from kizuna.config import Settings
 from kizuna.core.catalog import Catalog
 from kizuna.core.status import ChannelName
@@ -26,7 +27,7 @@ from kizuna.line_body import push_body
 from kizuna.planner import new_key
 from kizuna.pushes import Group, form_groups
 from kizuna.runtime import mail_composer
-from kizuna.store import SqlStore, _claimed_query
+from kizuna.store import SqlStore
 from kizuna_bench.databases import Target
 
 HELD = "2999-01-01 00:00:00.000000"  # a next attempt far away: the channel waits its turn
@@ -167,7 +168,7 @@ def payloads(url: str, settings: Settings, catalog: Catalog, folder: Path) -> Pa
     with engine.connect() as connection:
         ids = connection.execute(sa.text("SELECT id FROM delivery ORDER BY id")).scalars().all()
         for offset in range(0, len(ids), 1000):
-            for row in connection.execute(_claimed_query(ids[offset : offset + 1000])):
+            for row in connection.execute(claimed_query(ids[offset : offset + 1000])):
                 claimed = replace(Claimed(*row), fresh=True)
                 rendered = dispatcher._prepare(claimed, now)
                 if isinstance(rendered, Outcome):
