@@ -8,10 +8,12 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kizuna.channels.base import Envelope
 from kizuna.core.status import ChannelName
-from kizuna.mail import MailComposer, MailLinks, SenderIdentity
+from kizuna.mail import PLAIN_ADDRESS, MailComposer, MailLinks, SenderIdentity
 from kizuna.tokens import Purpose, Tokens
 
 TOKENS = Tokens("test-secret")
@@ -149,3 +151,107 @@ def test_title_is_escaped_in_html():
 def test_sender_must_have_an_address():
     with pytest.raises(ValueError, match="no address"):
         MailComposer(SenderIdentity(mail_from="Kizuna"))
+
+
+# The fast path (`compose_bytes`, what SMTP sends) against the plain one (`compose`).
+PER_RECIPIENT = {"To", "Date", "Message-ID", "List-Unsubscribe"}
+
+
+def header_block(data: bytes) -> bytes:
+    """The headers as written, up to the MIME ones (whose boundary is drawn at random)."""
+    return data.split(b"\nMIME-Version: 1.0\n", 1)[0]
+
+
+def structure(data: bytes) -> dict[str, object]:
+    """What a reader sees in a mail: headers (boundary aside), and each part decoded."""
+    mail = parse(data)
+    headers = [(k, str(v)) for k, v in mail.items() if k != "Content-Type"]
+    leaves = [
+        (p.get_content_type(), p.get_content_charset(), p.get_content()) for p in mail.iter_parts()
+    ]
+    return {"type": mail.get_content_type(), "headers": headers, "parts": leaves}
+
+
+def signed_links(subscriber_id: int) -> dict[str, str]:
+    return {
+        f"{BASE_URL}/{purpose}/{TOKENS.issue(purpose, subscriber_id)}": f"<{purpose}>"
+        for purpose in (Purpose.MANAGE, Purpose.UNSUBSCRIBE)
+    }
+
+
+def without(text: str, links: dict[str, str]) -> str:
+    for url, name in links.items():
+        text = text.replace(url, name)
+    return text
+
+
+LONG_TITLE = "妊娠12週のあなたへ：" + "とても長い題名が続きます、" * 8
+
+
+@pytest.mark.parametrize(
+    ("composer", "fields"),
+    [
+        (linked, {"subscriber_id": 42}),
+        (linked, {"subscriber_id": 42, "locale": "ja-easy",
+                  "html": "<p><ruby>赤<rp>(</rp><rt>あか</rt><rp>)</rp></ruby>ちゃん</p>",
+                  "text": "｜赤《あか》ちゃん"}),
+        (linked, {"subscriber_id": 42, "locale": "en", "title": "Week 12",
+                  "text": "Plain ASCII.\n" + "A long line of English. " * 10, "html": "<p>Hi</p>"}),
+        (linked, {"subscriber_id": 7, "title": LONG_TITLE, "text": "行1\r\n行2\r行3\n"}),
+        (linked, {"subscriber_id": 0}),
+        (lambda: MailComposer(SENDER), {"subscriber_id": 42}),
+        (linked, {"subscriber_id": 42, "address": '"a parent"@example.com'}),
+        (linked, {"subscriber_id": 42, "address": "p" * 80 + "@example.com"}),
+        (linked, {"subscriber_id": 42, "idempotency_key": "retry key/" + "k" * 70}),
+        (linked, {"subscriber_id": 42, "created_at": datetime(2026, 11, 22, 9, 30)}),
+        (linked, {"subscriber_id": 42, "text": "NUL \0 in a text", "title": "<&>\"'"}),
+        (linked, {"subscriber_id": 42, "html": '<a href="x?a=1&amp;b=2">&lt;</a>'}),
+    ],
+    ids=["ja", "ja-easy-ruby", "en-ascii", "long-title-crlf", "no-subscriber", "no-secret",
+         "quoted-address", "long-address", "odd-key", "naive-date", "nul-and-specials",
+         "entities"],
+)  # fmt: skip
+def test_fast_path_gives_the_mail_of_the_plain_path(composer, fields):
+    composer = composer()
+    mail = envelope(**fields)
+    fast, plain = composer.compose_bytes(mail), composer.to_bytes(composer.compose(mail))
+    assert header_block(fast) == header_block(plain)  # folded and RFC 2047-encoded alike
+    assert structure(fast) == structure(plain)
+    assert max(fast) < 128
+    assert all(len(line) <= 998 for line in fast.split(b"\n"))
+
+
+def test_recipients_of_one_text_differ_only_in_their_own_fields():
+    composer = linked()
+    first = envelope(subscriber_id=42)
+    second = envelope(
+        subscriber_id=43, address="other.parent@example.net",
+        idempotency_key="7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        created_at=datetime(2026, 11, 22, 0, 0, 5, tzinfo=UTC),
+    )  # fmt: skip
+    mails = [parse(composer.compose_bytes(e)) for e in (first, second)]
+    one, two = (dict(m.items()) for m in mails)
+    assert one.keys() == two.keys()
+    assert {k for k in one if one[k] != two[k]} == PER_RECIPIENT
+    assert mails[0].get_boundary() == mails[1].get_boundary()  # composed once, shared
+    links = [signed_links(42), signed_links(43)]
+    texts = [[without(part, own) for part in parts(m)] for m, own in zip(mails, links, strict=True)]
+    assert texts[0] == texts[1]
+    for mail, own in zip(mails, links, strict=True):  # its own links, not the other's
+        assert all(url in parts(mail)[0] and url in parts(mail)[1] for url in own)
+    assert "<manage>" in texts[0][0] and "<unsubscribe>" in texts[0][1]
+
+
+@given(
+    address=st.from_regex(PLAIN_ADDRESS, fullmatch=True),
+    key=st.from_regex(r"[A-Za-z0-9-]{1,60}", fullmatch=True),
+    title=st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=120),
+    text=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")),
+)
+@settings(max_examples=60, deadline=None)
+def test_what_is_written_by_hand_is_what_the_library_writes(address, key, title, text):
+    composer = linked()
+    mail = envelope(address=address, idempotency_key=key, title=title, text=text, subscriber_id=9)
+    fast, plain = composer.compose_bytes(mail), composer.to_bytes(composer.compose(mail))
+    assert header_block(fast) == header_block(plain)
+    assert structure(fast) == structure(plain)
