@@ -164,6 +164,21 @@ def local_municipality(connection: sa.Connection, invitation: Invitation, subscr
     )
 
 
+def forget_lent_municipality(connection: sa.Connection, invitation: Invitation, subscriber_id):
+    """Local information taken back: the municipality lent by `local_municipality` goes too,
+    or the invitee would still see it (in their data export, say). Kept by someone who
+    registered a child of their own: then it may be their own municipality."""
+    s, f = Subscriber.__table__.c, FOLLOWS.c
+    inviter = sa.select(s.municipality_code).where(s.id == invitation.inviter_id)
+    own_child = sa.exists().where(f.subscriber_id == subscriber_id, f.role == Role.PARENT)
+    connection.execute(
+        Subscriber.__table__.update()
+        .where(s.id == subscriber_id, s.municipality_code == inviter.scalar_subquery(),
+               sa.not_(own_child))
+        .values(municipality_code=None)
+    )  # fmt: skip
+
+
 def accept(engine: sa.Engine, invitation_id: int, *, subscriber_id: int, now: datetime) -> int:
     """An existing subscriber follows the invitation's child; returns the child id.
     AlreadyFollowing leaves the invitation usable."""

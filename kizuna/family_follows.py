@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
@@ -125,14 +125,17 @@ def change(
         _one(connection, manager_id, follow_id)
         if values:
             connection.execute(FOLLOWS.update().where(F.id == follow_id).values(**values))
-        if receives_local_info:
+        if receives_local_info is not None:
             invitation = connection.execute(
                 sa.select(*family.INVITATION_COLUMNS, F.subscriber_id)
                 .select_from(FOLLOWS.join(INVITATIONS, sa.and_(
                     V.child_id == F.child_id, V.subscriber_id == F.subscriber_id)))
                 .where(F.id == follow_id)
             ).first()  # fmt: skip
-            family.local_municipality(
-                connection, family.Invitation(*invitation[:-1]), invitation[-1]
-            )
+            if invitation is not None:  # the permission as it is now, not as first given
+                given = replace(family.Invitation(*invitation[:-1]),
+                                receives_local_info=receives_local_info)  # fmt: skip
+                lend = family.local_municipality if receives_local_info else (
+                    family.forget_lent_municipality)  # fmt: skip
+                lend(connection, given, invitation[-1])
         return _one(connection, manager_id, follow_id)

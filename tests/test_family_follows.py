@@ -164,3 +164,28 @@ def test_a_removed_caregiver_manages_no_one_any_more(engine):
     family_follows.remove(engine, manager_id=who["parent"], follow_id=partner.follow_id)
     assert family_follows.caregivers(engine, manager_id=who["partner"]) == []
     assert nephew.child_id == who["child"]
+
+
+def test_the_municipality_is_lent_with_local_information_and_taken_back_with_it(engine):
+    from kizuna import municipalities
+    from kizuna.models import Subscriber
+
+    municipalities.add(engine, code="131016", name="千代田区", prefecture="東京都", now=NOW)
+    done = parent(engine, municipality="131016")
+    grandma = join(engine, invite(engine, done))  # local information: no (the default)
+
+    def code() -> str | None:
+        query = sa.select(Subscriber.municipality_code).where(
+            Subscriber.id == grandma.subscriber_id
+        )
+        with engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    [follow] = family_follows.caregivers(engine, manager_id=done.subscriber_id)
+    assert code() is None
+    family_follows.change(engine, manager_id=done.subscriber_id, follow_id=follow.follow_id,
+                          receives_local_info=True)  # fmt: skip
+    assert code() == "131016"
+    family_follows.change(engine, manager_id=done.subscriber_id, follow_id=follow.follow_id,
+                          receives_local_info=False)  # fmt: skip
+    assert code() is None  # nothing left that tells where the child lives
