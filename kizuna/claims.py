@@ -17,6 +17,7 @@ DELIVERY = Delivery.__table__
 SUBSCRIBER = Subscriber.__table__
 FOLLOW = Follow.__table__
 MUNICIPALITY = Municipality.__table__
+CONTENT = (DELIVERY.c.message_id, DELIVERY.c.variant, DELIVERY.c.stage_label)  # one text, mostly
 
 
 def claim(
@@ -28,17 +29,40 @@ def claim(
     until: datetime,
     by_content: bool = False,
 ) -> list[int]:
-    """Mark up to `limit` deliveries meeting `condition` as this worker's, oldest first;
-    rows another worker is claiming right now are skipped, never waited for."""
+    """Mark up to `limit` deliveries meeting `condition` as this worker's, oldest first (or,
+    `by_content`, message by message: everything claimed is due already, and identical texts
+    then meet in one batch); rows another worker is claiming now are skipped, never waited for."""
     d = DELIVERY.c
-    order = (d.message_id, d.variant, d.stage_label) if by_content else ()
+    order = (*CONTENT, d.next_attempt_at) if by_content else (d.next_attempt_at,)
     chosen = (
         sa.select(d.id)
         .where(condition)
-        .order_by(d.next_attempt_at, *order, d.id)
+        .order_by(*order, d.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    claim = (
+        DELIVERY.update()
+        .where(d.id.in_(chosen.scalar_subquery()))
+        .values(status=DeliveryStatus.SENDING, claimed_by=worker, claimed_until=until)
+        .returning(d.id)
+    )
+    return [row[0] for row in connection.execute(claim)]
+
+
+def claim_same_content(
+    connection: sa.Connection,
+    condition: sa.ColumnElement[bool],
+    content: tuple[str, str, str],
+    *,
+    worker: str,
+    until: datetime,
+) -> list[int]:
+    """Claim the rest of one message, variant and stage that meet `condition`: a batch's last
+    content, so that its identical texts are not cut in two requests by the batch's end."""
+    d = DELIVERY.c
+    same = sa.and_(*(column == value for column, value in zip(CONTENT, content, strict=True)))
+    chosen = sa.select(d.id).where(condition, same).with_for_update(skip_locked=True)
     claim = (
         DELIVERY.update()
         .where(d.id.in_(chosen.scalar_subquery()))

@@ -175,6 +175,13 @@ class SqlStore:
             if not ids:
                 return []
             rows = connection.execute(claims.claimed_query(ids)).all()
+            contents = [(row.message_id, row.variant, row.stage_label) for row in rows
+                        if row.id in fresh and row.push_key is None]  # fmt: skip
+            if by_content and contents and len(ids) >= limit:
+                more = claims.claim_same_content(connection, due, max(contents), worker=worker,
+                                                 until=until)  # fmt: skip
+                fresh.update(more)
+                rows += connection.execute(claims.claimed_query(more)).all() if more else []
             keys = {row.push_key for row in rows if row.push_key is not None}
             if keys:  # a group goes again whole, even if the claim's limit cut it
                 rest = claims.claim_group(connection, keys, worker=worker, until=until, now=now)

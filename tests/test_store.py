@@ -145,3 +145,18 @@ def test_a_group_part_held_by_another_worker_is_handed_back_not_sent_in_part(any
     later = {**claim, "now": NOW + timedelta(minutes=6), "until": NOW + timedelta(minutes=11)}
     whole = store.claim(worker="c", **later)  # b's claim expired: the group goes whole
     assert sorted(c.delivery_id for c in whole) == sorted(ids)
+
+
+def test_multicast_mode_completes_the_last_message_of_a_batch(any_engine):
+    store = SqlStore(any_engine)
+    pairs = followers(any_engine, 5)
+    messages = ["child-d7", "child-d8", "child-d8", "child-d8", "child-d9"]
+    store.add_deliveries([new(s, c, m) for (s, c), m in zip(pairs, messages, strict=True)],
+                         now=NOW)  # fmt: skip
+    claim = dict(now=NOW, through_local_date=DAY, limit=2, until=NOW + timedelta(minutes=5))
+    first = store.claim(worker="a", **claim, by_content=True)
+    # d7, then d8 cut by the limit: the rest of d8 comes too, so its texts meet in one request.
+    assert sorted(c.message_id for c in first) == ["child-d7"] + ["child-d8"] * 3
+    assert all(c.fresh for c in first)
+    assert [c.message_id for c in store.claim(worker="a", **claim, by_content=True)] == [
+        "child-d9"]  # fmt: skip
