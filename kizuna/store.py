@@ -41,6 +41,12 @@ class SqlStore:
 
     # -- planning ---------------------------------------------------------------------------
 
+    @property
+    def reads_apart(self) -> bool:
+        """True when long reads have a connection of their own (an engine, not a caller's
+        connection): planning may then read ahead in a thread while it writes."""
+        return isinstance(self._bind, sa.Engine)
+
     def follows_to_plan(self, *, scope: PlanScope, batch_size: int) -> Iterator[list[FollowRow]]:
         """Active follows in scope, streamed in batches (never the whole table in memory).
 
