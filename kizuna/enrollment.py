@@ -304,20 +304,30 @@ def subscribe_invited(
     with engine.begin() as connection:  # claimed first: two chats can never both use it
         if connection.execute(INVITATIONS.update().where(live).values(used_at=now)).rowcount != 1:
             raise InvitationUnusable(str(invitation_id))
-    try:
-        done = subscriptions.subscribe(
+    return subscribe_claimed(
+        engine, INVITATIONS, invitation_id,
+        lambda: subscriptions.subscribe(
             engine, request, variants=variants, default_timezone=default_timezone, now=now
-        )
+        ),
+    )  # fmt: skip
+
+
+def subscribe_claimed(
+    engine: sa.Engine,
+    invitations: sa.Table,
+    invitation_id: int,
+    subscribe: Callable[[], subscriptions.Subscribed],
+) -> subscriptions.Subscribed:
+    """Subscribe with an invitation already claimed (its `used_at` set): a subscription
+    refused gives the invitation back, one made is recorded on it. For the municipalities'
+    invitations and the families' alike."""
+    row = invitations.c.id == invitation_id
+    try:
+        done = subscribe()
     except subscriptions.SubscribeError:
         with engine.begin() as connection:
-            connection.execute(
-                INVITATIONS.update().where(c.id == invitation_id).values(used_at=None)
-            )
+            connection.execute(invitations.update().where(row).values(used_at=None))
         raise
     with engine.begin() as connection:
-        connection.execute(
-            INVITATIONS.update()
-            .where(c.id == invitation_id)
-            .values(subscriber_id=done.subscriber_id)
-        )
+        connection.execute(invitations.update().where(row).values(subscriber_id=done.subscriber_id))
     return done

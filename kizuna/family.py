@@ -10,7 +10,13 @@ import sqlalchemy as sa
 from kizuna import subscriptions
 from kizuna.core.catalog import Role
 from kizuna.core.status import ChannelName, ChildStatus, SubscriberStatus
-from kizuna.enrollment import InvitationUnusable, code_hash, display_code, new_code
+from kizuna.enrollment import (
+    InvitationUnusable,
+    code_hash,
+    display_code,
+    new_code,
+    subscribe_claimed,
+)
 from kizuna.models import Child, FamilyInvitation, Follow, Subscriber
 
 INVITATIONS, FOLLOWS = FamilyInvitation.__table__, Follow.__table__
@@ -201,23 +207,14 @@ def subscribe_invited(
     invitation is claimed first; a subscription refused leaves it usable."""
     with engine.begin() as connection:
         invitation = _claim(connection, invitation_id, None, now)
-    try:
-        done = subscriptions.subscribe(
+    done = subscribe_claimed(
+        engine, INVITATIONS, invitation_id,
+        lambda: subscriptions.subscribe(
             engine, request, variants=variants, default_timezone=default_timezone, now=now,
             follow_child=invitation.child_id, role=Role(invitation.role),
-        )  # fmt: skip
-    except subscriptions.SubscribeError:
-        with engine.begin() as connection:
-            connection.execute(
-                INVITATIONS.update().where(V.id == invitation_id).values(used_at=None)
-            )
-        raise
+        ),
+    )  # fmt: skip
     with engine.begin() as connection:
-        connection.execute(
-            INVITATIONS.update()
-            .where(V.id == invitation_id)
-            .values(subscriber_id=done.subscriber_id)
-        )
         connection.execute(
             FOLLOWS.update()
             .where(F.subscriber_id == done.subscriber_id, F.child_id == invitation.child_id)

@@ -282,3 +282,15 @@ def test_a_residents_push_carries_the_municipalitys_message_marked_after_ours(
     ]
     assert peer.state.texts_to("U" + "2" * 32) == ["妊娠12週0日です。"]
     assert len(peer.state.pushes_to(USER)) == 1
+
+
+def test_a_proxy_in_the_environment_is_still_used_read_once(peer, monkeypatch):
+    """The SDK's per-request environment lookups are gone (BENCHMARKS.md, change 7), but an
+    operator's HTTP proxy setting still applies: here one that answers nobody."""
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("no_proxy", "")
+    [result] = send(peer, envelope())
+    assert result.status is SendStatus.RETRY and peer.state.accepted == {}
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    [result] = send(peer, envelope())  # a new channel reads the environment again: direct
+    assert result.status is SendStatus.SENT

@@ -134,8 +134,10 @@ async def _without_lookups_per_request(
     in the profile (BENCHMARKS.md). The proxy is read once here, and the session replaced by
     one that does not look again, with the same pool size and certificates."""
     if configuration.proxy is None:
-        proxy = urllib.request.getproxies().get(urlsplit(configuration.host).scheme)
-        configuration.proxy = proxy or None
+        parts = urlsplit(configuration.host)
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        bypass = urllib.request.proxy_bypass(parts.hostname or "")  # no_proxy
+        configuration.proxy = proxy if proxy and not bypass else None
     rest = client.rest_client
     rest.proxy = configuration.proxy
     await rest.pool_manager.close()
