@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -85,6 +85,10 @@ class DispatchStore(Protocol):
 
     def record(self, outcomes: list[Outcome], *, worker: str, now: datetime) -> None: ...
 
+    def release(self, delivery_ids: list[int], *, worker: str) -> None:
+        """Our claim on these deliveries ends untried: they are planned again, as they were."""
+        ...
+
     def skip_stale(self, *, due_before: datetime, reason: str) -> int: ...
 
     def local_info(self, codes: set[str]) -> dict[str, dict[str, str]]:
@@ -114,6 +118,19 @@ class DispatchOptions:
     max_bounces: int = 3  # hard bounces in a row before an email subscriber is gone
     stale_after: timedelta | None = None  # scheduled runs skip deliveries later than this
     multicast: bool = False  # identical texts to many subscribers in one request (LINE)
+
+
+Recording = tuple[list[Outcome], datetime]  # a batch's outcomes and when it was claimed
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Deliveries claimed together at `now`, with their municipalities' local information."""
+
+    now: datetime
+    claimed: list[Claimed]
+    local: dict[str, dict[str, str]] = field(default_factory=dict)
+    senders: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -215,42 +232,86 @@ class Dispatcher:
             )
             summary.counts[DeliveryStatus.SKIPPED] += skipped
         self._budget = await self._quota_budget(now, through_local_date, summary)
-        recording: asyncio.Future | None = None
-        while not self._stopping:
-            now = max(now, self._clock()) if self._clock is not None else now
-            batch = await asyncio.to_thread(
-                self._store.claim,
-                now=now,
-                through_local_date=through_local_date,
-                limit=options.batch_size,
-                worker=options.worker,
-                until=now + timedelta(seconds=options.claim_seconds),
-                by_content=options.multicast,
-            )
-            if not batch:
-                break
-            codes = {c.municipality_code for c in batch if c.municipality_code}
-            if codes:
-                self._local = await asyncio.to_thread(self._store.local_info, codes)
-                self._senders = await asyncio.to_thread(self._store.senders, codes)
-            outcomes = await self._send_batch(batch, now)
-            if recording is not None:
-                await recording
-            # Recorded while the next batch is claimed and sent; one record at a time, and
-            # the last is awaited before returning.
-            recording = asyncio.ensure_future(
-                asyncio.to_thread(self._store.record, outcomes, worker=options.worker, now=now)
-            )
-            for outcome in outcomes:
-                summary.counts[outcome.status] += 1
-                summary.outcomes.append(outcome)
-        if recording is not None:
-            await recording
+        unrecorded: Recording = ([], now)
+        ahead: asyncio.Future | None = self._ahead(now, through_local_date)
+        try:
+            while ahead is not None:
+                batch, ahead = await ahead, None
+                if not batch.claimed:
+                    break
+                if self._too_old(batch):  # waited too long behind a slow batch: claim afresh
+                    ahead = self._ahead(batch.now, through_local_date, release=batch.claimed)
+                    continue
+                now = batch.now
+                # While this batch is sent, a thread records the last one and claims the
+                # next: the database's work overlaps the sends instead of stalling them.
+                ahead = self._ahead(now, through_local_date, record=unrecorded)
+                unrecorded = ([], now)
+                self._local, self._senders = batch.local, batch.senders
+                outcomes = await self._send_batch(batch.claimed, now)
+                unrecorded = (outcomes, now)
+                for outcome in outcomes:
+                    summary.counts[outcome.status] += 1
+                    summary.outcomes.append(outcome)
+                if self._stopping:
+                    break
+        finally:
+            if ahead is not None:  # stopped: anything claimed ahead goes back, untried
+                await asyncio.to_thread(self._release, (await ahead).claimed)
+            await asyncio.to_thread(self._record, unrecorded)
         return summary
+
+    def _ahead(
+        self,
+        now: datetime,
+        through_local_date: date | None,
+        *,
+        record: Recording | None = None,
+        release: list[Claimed] | None = None,
+    ) -> asyncio.Future:
+        """In a thread, one storage call after another (never two writers at once): record
+        the last batch's outcomes, hand back a batch not sent, then claim the next batch."""
+        now = max(now, self._clock()) if self._clock is not None else now
+
+        def work() -> Batch:
+            self._record(record or ([], now))
+            self._release(release or [])
+            return Batch(now, []) if self._stopping else self._claim(now, through_local_date)
+
+        return asyncio.ensure_future(asyncio.to_thread(work))
+
+    def _claim(self, now: datetime, through_local_date: date | None) -> Batch:
+        """A batch claimed at `now`, with its municipalities' local information and marks."""
+        options = self._options
+        claimed = self._store.claim(
+            now=now, through_local_date=through_local_date, limit=options.batch_size,
+            worker=options.worker, until=now + timedelta(seconds=options.claim_seconds),
+            by_content=options.multicast,
+        )  # fmt: skip
+        codes = {c.municipality_code for c in claimed if c.municipality_code}
+        if not codes:
+            return Batch(now, claimed)
+        return Batch(now, claimed, self._store.local_info(codes), self._store.senders(codes))
+
+    def _too_old(self, batch: Batch) -> bool:
+        """True when half of the batch's claim has passed: sent now, it could outlive it."""
+        if self._clock is None:
+            return False
+        return self._clock() - batch.now > timedelta(seconds=self._options.claim_seconds / 2)
+
+    def _record(self, recording: Recording) -> None:
+        outcomes, at = recording
+        if outcomes:
+            self._store.record(outcomes, worker=self._options.worker, now=at)
+
+    def _release(self, claimed: list[Claimed]) -> None:
+        if claimed:
+            ids = [c.delivery_id for c in claimed]
+            self._store.release(ids, worker=self._options.worker)
 
     async def _send_batch(self, batch: list[Claimed], now: datetime) -> list[Outcome]:
         """Render the batch, group what goes in one request, store new groups' keys, then
-        send with `concurrency` senders taking the requests in order."""
+        send each channel's requests in order, `concurrency` at a time."""
         outcomes: list[Outcome] = []
         ready: dict[ChannelName, list[Claimed]] = {}
         rendered: dict[int, Rendered] = {}
@@ -261,22 +322,27 @@ class Dispatcher:
             else:
                 rendered[claimed.delivery_id] = found
                 ready.setdefault(ChannelName(claimed.channel), []).append(claimed)
-        groups = [
-            g for name, members in ready.items() for g in self._groups(name, members, rendered)
-        ]
-        new = [(g.key, g.multicast, [m.delivery_id for m in g.members]) for g in groups if g.new]
+        groups = {name: self._groups(name, members, rendered) for name, members in ready.items()}
+        new = [(g.key, g.multicast, [m.delivery_id for m in g.members])
+               for of_channel in groups.values() for g in of_channel if g.new]  # fmt: skip
         if new:  # stored before the first attempt: a retry sends the same group, same key
             await asyncio.to_thread(self._store.set_push_keys, new)
-        todo = iter(groups)
 
-        async def sender() -> None:
-            for group in todo:  # one shared iterator: each request is taken once
+        async def sender(todo: Iterator[Group]) -> None:
+            for group in todo:  # one shared iterator per channel: each request taken once
                 outcomes.extend(await self._send_group(group, rendered, now))
 
-        await asyncio.gather(
-            *(sender() for _ in range(min(self._options.concurrency, len(groups))))
-        )
+        senders = []
+        for name, of_channel in groups.items():
+            todo = iter(of_channel)
+            senders += [sender(todo) for _ in range(self._in_flight(name, len(of_channel)))]
+        await asyncio.gather(*senders)
         return outcomes
+
+    def _in_flight(self, name: ChannelName, requests: int) -> int:
+        """`concurrency` senders per channel, fewer if the channel carries fewer at once."""
+        in_flight = getattr(self._channels.get(name), "max_in_flight", self._options.concurrency)
+        return min(self._options.concurrency, in_flight, requests)
 
     def _groups(
         self, name: ChannelName, members: list[Claimed], rendered: dict[int, Rendered]
@@ -376,6 +442,8 @@ class Dispatcher:
             result = SendResult(SendStatus.FAILED, result.detail)
         outcomes = [decide(m, result, now=now, options=self._options, rng=self._rng)
                     for m in group.members]  # fmt: skip
+        if len(outcomes) == 1:
+            return outcomes
         # One request, one fate: a retry of the group is due for all its deliveries at once.
         again = outcomes[0].next_attempt_at
         return [replace(o, next_attempt_at=again) for o in outcomes]

@@ -8,6 +8,7 @@ import sys
 from base64 import encodebytes
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -180,6 +181,7 @@ class MailComposer:
         self._shared: OrderedDict[tuple[str, str, str, str, bool], SharedMail] = OrderedDict()
         self._footers: dict[tuple[str, bool], tuple[str, list[HtmlRow]]] = {}
         self._list_id = f"Kizuna <kizuna.{self._domain}>"
+        self._last_date: tuple[tuple | None, bytes] = (None, b"")
         self._plain_domain = PLAIN_DOMAIN.fullmatch(self._domain) is not None
 
     def message_id(self, idempotency_key: str) -> str:
@@ -272,7 +274,7 @@ class MailComposer:
             return self.to_bytes(self.compose(envelope))  # our stand-ins would be ambiguous
         linked = self._links is not None and envelope.subscriber_id > 0
         shared = self._shared_mail(envelope, linked)
-        date = f"Date: {format_datetime(envelope.created_at)}\n".encode()
+        date = self._date(envelope.created_at)
         head = [text_header("From", self._identity.mail_from), self._to(envelope.address),
                 shared.subject, date, self._message_id(envelope.idempotency_key),
                 text_header("List-Id", self._list_id)]  # fmt: skip
@@ -285,6 +287,13 @@ class MailComposer:
         plain = shared.plain.fill({purpose: url.encode() for purpose, url in urls.items()})
         html = shared.html.fill({purpose: escape(url).encode() for purpose, url in urls.items()})
         return b"".join(head) + multipart(shared.boundary, plain, html).encode("ascii")
+
+    def _date(self, at: datetime) -> bytes:
+        """The Date header; a batch's mails share one time, so the last one is kept."""
+        key = (at, at.utcoffset())  # equal instants in two zones are written differently
+        if self._last_date[0] != key:
+            self._last_date = (key, f"Date: {format_datetime(at)}\n".encode())
+        return self._last_date[1]
 
     def _to(self, address: str) -> bytes:
         if len(address) <= FOLD_AT - 4 and PLAIN_ADDRESS.fullmatch(address):

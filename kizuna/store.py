@@ -246,6 +246,16 @@ class SqlStore:
                         reason=outcome.error or str(stopped), now=now,
                     )  # fmt: skip
 
+    def release(self, delivery_ids: list[int], *, worker: str) -> None:
+        d = DELIVERY.c
+        with self._tx() as connection:
+            connection.execute(
+                DELIVERY.update()
+                .where(d.id.in_(delivery_ids), d.claimed_by == worker,
+                       d.status == DeliveryStatus.SENDING)
+                .values(status=DeliveryStatus.PLANNED, claimed_by=None, claimed_until=None)
+            )  # fmt: skip
+
     def count_due(self, *, now: datetime, through_local_date: date | None, channel: str) -> int:
         """Planned deliveries of one channel that a run at `now` would send."""
         d, s = DELIVERY.c, SUBSCRIBER.c

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import ClassVar
@@ -292,6 +293,98 @@ def test_stop_claims_nothing_more(engine, messages_dir):
     assert len(channel.seen) == 2  # the batch in flight finished and was recorded
     assert sorted(r["status"] for r in rows(engine)) == ["planned", "sent", "sent"]
     assert all(r["claimed_by"] is None for r in rows(engine))  # nothing left half-claimed
+
+
+class Watched(SqlStore):
+    """The real store, telling the test when claims land and what is released."""
+
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self.claims = 0
+        self.second_claim = threading.Event()
+        self.released: list[list[int]] = []
+
+    def claim(self, **kwargs):
+        found = super().claim(**kwargs)
+        self.claims += 1
+        if self.claims == 2:
+            self.second_claim.set()
+        return found
+
+    def release(self, delivery_ids, *, worker):
+        self.released.append(sorted(delivery_ids))
+        super().release(delivery_ids, worker=worker)
+
+
+def test_the_next_batch_is_claimed_while_this_one_is_sent(engine, messages_dir):
+    catalog = setup(engine, messages_dir, count=3)
+    store = Watched(engine)
+    during_first_send: list[list[str]] = []
+
+    class WaitsForTheNextClaim(Scripted):
+        async def send(self, envelope):
+            if len(self.seen) < 2:  # the first batch's sends wait for the next batch's claim
+                self.seen.append(envelope)
+                assert await asyncio.to_thread(store.second_claim.wait, 10)
+                during_first_send.append(sorted(r["status"] for r in rows(engine)))
+                return SendResult(SendStatus.SENT)
+            return await super().send(envelope)
+
+    channels = Channels()
+    channels.register(channel := WaitsForTheNextClaim())
+    asyncio.run(Dispatcher(store, catalog, channels, OPTIONS).run(now=NOW, through_local_date=DAY))
+    assert during_first_send == [["sending"] * 3] * 2  # batches of 2: the next claimed ahead
+    assert len(channel.seen) == 3 and store.released == []
+    assert [r["status"] for r in rows(engine)] == ["sent"] * 3
+
+
+def test_a_batch_claimed_ahead_too_long_ago_is_claimed_afresh(engine, messages_dir):
+    catalog = setup(engine, messages_dir, count=3)
+    store = Watched(engine)
+    clock = [NOW]
+
+    class Slow(Scripted):  # the first batch takes longer than half a claim
+        async def send(self, envelope):
+            assert await asyncio.to_thread(store.second_claim.wait, 10)
+            clock[0] = NOW + timedelta(seconds=OPTIONS.claim_seconds)
+            return await super().send(envelope)
+
+    channels = Channels()
+    channels.register(channel := Slow())
+    dispatcher = Dispatcher(store, catalog, channels, OPTIONS, clock=lambda: clock[0])
+    asyncio.run(dispatcher.run(now=NOW, through_local_date=DAY))
+    third = max(r["id"] for r in rows(engine))
+    assert store.released == [[third]]  # handed back untried, then claimed again
+    assert len(channel.seen) == 3 and store.claims == 4  # 2 + 1 (released) + 1 again, + none
+    assert [r["status"] for r in rows(engine)] == ["sent"] * 3
+
+
+@pytest.mark.parametrize(("in_flight", "expected"), [(None, 4), (2, 2)])
+def test_no_more_senders_than_a_channel_carries_at_once(engine, messages_dir, in_flight, expected):
+    catalog = setup(engine, messages_dir, count=4)
+
+    class Counting(Scripted):
+        active = most = 0
+
+        async def send(self, envelope):
+            self.active += 1
+            self.most = max(self.most, self.active)
+            await asyncio.sleep(0)  # let every other sender start its send
+            self.active -= 1
+            return await super().send(envelope)
+
+    channel = Counting()
+    if in_flight is not None:
+        channel.max_in_flight = in_flight  # an SMTP pool of 2 connections
+    channels = Channels()
+    channels.register(channel)
+    options = replace(OPTIONS, batch_size=10)  # concurrency 16
+    asyncio.run(
+        Dispatcher(SqlStore(engine), catalog, channels, options).run(
+            now=NOW, through_local_date=DAY
+        )
+    )
+    assert channel.most == expected and len(channel.seen) == 4
 
 
 LOCAL_BODY = (

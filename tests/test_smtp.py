@@ -175,6 +175,7 @@ def test_connections_are_reused_and_bounded_by_the_pool():
     assert {r.status for r in in_turn + together} == {SendStatus.SENT}
     assert len(mailbox.connections) <= 2  # pool_size=2
     assert len({a.mail["Message-ID"] for a in arrived}) == 13
+    assert channel(port).max_in_flight == 2  # the dispatcher runs no more senders than that
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,9 @@ class Channel(Protocol):
     rate_per_second: ClassVar[float | None]
     max_messages: ClassVar[int]  # texts one request may carry to one recipient
     max_recipients: ClassVar[int]  # recipients of one request (a multicast); 1: none
+    # Optional: requests it can carry at once (an SMTP pool's connections); the dispatcher
+    # runs no more senders than that for it, rather than queueing the rest inside `send`.
+    # max_in_flight: int
 
     async def send(self, envelope: Envelope) -> SendResult: ...
 

@@ -99,6 +99,10 @@ class SmtpEmail:
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
+    @property
+    def max_in_flight(self) -> int:
+        return self._options.pool_size
+
     def _bind_loop(self) -> asyncio.Semaphore:
         """Connections belong to the event loop that opened them; a new loop starts afresh."""
         loop = asyncio.get_running_loop()

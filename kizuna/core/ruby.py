@@ -15,6 +15,8 @@ def ruby_to_text(text: str) -> str:
 
 def ruby_to_html(text: str) -> str:
     """Escape `text` for HTML and turn furigana markup into `<ruby>` elements."""
+    if "｜" not in text:  # most paragraphs have no furigana
+        return html.escape(text)
     parts: list[str] = []
     last = 0
     for match in RUBY.finditer(text):
