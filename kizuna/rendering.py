@@ -87,10 +87,9 @@ class Renderer:
 
     def render(self, message: Message, context: RenderContext) -> Rendered:
         marked = self.render_text(message, context)
-        paragraphs = [p for p in marked.split("\n\n") if p.strip()]
-        html = "\n".join(
-            "<p>" + ruby_to_html(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs
-        )
+        # Escaping and furigana never cross a line: the text is converted once, then split.
+        paragraphs = [p for p in ruby_to_html(marked).split("\n\n") if p.strip()]
+        html = "\n".join("<p>" + p.replace("\n", "<br>\n") + "</p>" for p in paragraphs)
         return Rendered(title=ruby_to_text(message.title), text=ruby_to_text(marked), html=html)
 
 

@@ -20,6 +20,13 @@ from kizuna.core.ruby import ruby_to_html, ruby_to_text
             "&lt;b&gt;<ruby>母子<rp>(</rp><rt>ぼし</rt><rp>)</rp></ruby>&lt;/b&gt;",
         ),
         ("｜不完全《ふかん", "｜不完全《ふかん", "｜不完全《ふかん"),
+        (
+            "｜A&B《\"え\"》と'｜<x>《y》'\n｜次《つぎ》",
+            "A&B(\"え\")と'<x>(y)'\n次(つぎ)",
+            "<ruby>A&amp;B<rp>(</rp><rt>&quot;え&quot;</rt><rp>)</rp></ruby>と&#x27;"
+            "<ruby>&lt;x&gt;<rp>(</rp><rt>y</rt><rp>)</rp></ruby>&#x27;\n"
+            "<ruby>次<rp>(</rp><rt>つぎ</rt><rp>)</rp></ruby>",
+        ),
     ],
 )
 def test_ruby(marked, text, html):

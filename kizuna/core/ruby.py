@@ -6,6 +6,7 @@ import html
 import re
 
 RUBY = re.compile(r"｜([^｜《》\n]+)《([^《》\n]+)》")
+RUBY_HTML = r"<ruby>\1<rp>(</rp><rt>\2</rt><rp>)</rp></ruby>"
 
 
 def ruby_to_text(text: str) -> str:
@@ -14,15 +15,8 @@ def ruby_to_text(text: str) -> str:
 
 
 def ruby_to_html(text: str) -> str:
-    """Escape `text` for HTML and turn furigana markup into `<ruby>` elements."""
-    if "｜" not in text:  # most paragraphs have no furigana
-        return html.escape(text)
-    parts: list[str] = []
-    last = 0
-    for match in RUBY.finditer(text):
-        parts.append(html.escape(text[last : match.start()]))
-        base, reading = html.escape(match[1]), html.escape(match[2])
-        parts.append(f"<ruby>{base}<rp>(</rp><rt>{reading}</rt><rp>)</rp></ruby>")
-        last = match.end()
-    parts.append(html.escape(text[last:]))
-    return "".join(parts)
+    """Escape `text` for HTML and turn furigana markup into `<ruby>` elements.
+
+    Escaping first is the same as escaping each piece: it leaves ｜《》 and line breaks alone.
+    """
+    return RUBY.sub(RUBY_HTML, html.escape(text))
