@@ -53,21 +53,25 @@ def _bound(dialect: sa.Dialect, rows: Sequence[tuple]) -> list[tuple]:
     """Each value as the driver takes it (aware times to naive UTC, dates to text on SQLite).
 
     A day's rows share a few hundred due times and one creation time: each distinct value is
-    converted once.
+    converted once, column by column (the loops then run in C).
     """
-    converting = [(i, p) for i, p in enumerate(_processors(dialect)) if p is not None]
-    done: dict[tuple[int, object], object] = {}
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, process in converting:
-            value = values[i]
-            try:
-                values[i] = done[i, value]
-            except KeyError:
-                values[i] = done[i, value] = process(value)
-        out.append(tuple(values))
-    return out
+    columns = list(zip(*rows, strict=True))
+    for i, process in enumerate(_processors(dialect)):
+        if process is not None:
+            columns[i] = map(_Bound(process).__getitem__, columns[i])
+    return list(zip(*columns, strict=True))
+
+
+class _Bound(dict):
+    """Driver values by Python value: a value not seen yet is converted on first use."""
+
+    def __init__(self, process: Callable) -> None:
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, value: object) -> object:
+        bound = self[value] = self.process(value)
+        return bound
 
 
 def _values_insert(connection: sa.Connection, values: list[tuple]) -> set[str]:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from kizuna import claims, consent
+from kizuna import claims, consent, driver_rows
 from kizuna.bulk_insert import insert_deliveries
 from kizuna.consent import ConsentEvent
 from kizuna.core.due import DueDates
@@ -53,35 +53,14 @@ class SqlStore:
         With a date filter the database starts from the few children whose dates can make a
         message due (indexed) and joins their follows; it never reads every follow.
         """
-        s, c, f, m = SUBSCRIBER.c, CHILD.c, FOLLOW.c, MUNICIPALITY.c
-        zone = sa.func.coalesce(s.timezone, m.timezone)
-        query = (
-            sa.select(
-                f.id, f.subscriber_id, f.child_id, f.role, s.variant,
-                zone,
-                sa.func.coalesce(s.delivery_hour, m.delivery_hour),
-                c.due_date, c.birth_date, c.loss_date, f.loss_support, _since(f.since, scope),
-                s.municipality_code, f.receives_local_info,
-            )
-            .select_from(CHILD.join(FOLLOW).join(SUBSCRIBER).outerjoin(MUNICIPALITY))
-            .where(s.status == SubscriberStatus.ACTIVE)
-        )  # fmt: skip
-        if scope.after_follow_id:
-            query = query.where(f.id > scope.after_follow_id)
-        if scope.timezone is not None:
-            query = query.where(sa.func.coalesce(zone, scope.default_timezone) == scope.timezone)
-        if scope.child_id is not None:
-            query = query.where(f.child_id == scope.child_id)
-        if scope.dates is not None:
-            query = query.where(_due_children(scope.dates))
+        query = follows_query(scope)
         with self._read() as connection:
             if connection.dialect.name == "postgresql":
                 # A cursor is planned for its first rows by default (cursor_tuple_fraction
                 # 0.1): a nested loop over every follow. All rows are read: plan for that.
                 connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
-            result = connection.execution_options(yield_per=batch_size).execute(query)
-            for part in result.partitions():
-                yield [FollowRow(*row) for row in part]
+            for rows in driver_rows.stream(connection, query, batch_size):
+                yield list(map(FollowRow._make, rows))
 
     @contextmanager
     def _read(self) -> Iterator[sa.Connection]:
@@ -383,6 +362,34 @@ def _failure_counts(outcomes: list[Outcome]) -> tuple[dict[int, int], dict[int, 
     return reset, added
 
 
+def follows_query(scope: PlanScope) -> sa.Select:
+    """The select of `SqlStore.follows_to_plan`."""
+    s, c, f, m = SUBSCRIBER.c, CHILD.c, FOLLOW.c, MUNICIPALITY.c
+    zone = sa.func.coalesce(s.timezone, m.timezone)
+    query = (
+        sa.select(
+            f.id, f.subscriber_id, f.child_id, f.role, s.variant,
+            zone,
+            sa.func.coalesce(s.delivery_hour, m.delivery_hour),
+            c.due_date, c.birth_date, c.loss_date, f.loss_support, _since(f.since, scope),
+            s.municipality_code, f.receives_local_info,
+        )
+        .select_from(CHILD.join(FOLLOW).join(SUBSCRIBER).outerjoin(MUNICIPALITY))
+        # Not a bare column: without statistics SQLite would start from the status index
+        # and read every active subscriber, not the few children with a date today.
+        .where(sa.func.coalesce(s.status, s.status) == SubscriberStatus.ACTIVE)
+    )  # fmt: skip
+    if scope.after_follow_id:
+        query = query.where(f.id > scope.after_follow_id)
+    if scope.timezone is not None:
+        query = query.where(sa.func.coalesce(zone, scope.default_timezone) == scope.timezone)
+    if scope.child_id is not None:
+        query = query.where(f.child_id == scope.child_id)
+    if scope.dates is not None:
+        query = query.where(_due_children(scope.dates))
+    return query
+
+
 def _since(since: sa.ColumnElement, scope: PlanScope) -> sa.ColumnElement:
     """A follow's start, only where planning needs it: reading a time costs more than the
     comparison (planning's profile)."""
@@ -394,12 +401,21 @@ def _since(since: sa.ColumnElement, scope: PlanScope) -> sa.ColumnElement:
 
 def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
     """Children with a date in `dates`, each term by its own index. (No other condition on
-    the child here: one on a column mostly NULL would lead SQLite to read by that index.)"""
+    the child is a bare column: without statistics SQLite would read `birth_date IS NULL`
+    by the birth date index, every unborn child; `coalesce` leaves it a plain filter.)"""
     c = CHILD.c
-    terms = [(dates.due_dates, c.due_date), (dates.birth_dates, c.birth_date),
-             (dates.loss_dates, c.loss_date)]  # fmt: skip
+    born = sa.func.coalesce(c.birth_date, c.birth_date).is_not(None)
+    terms = [
+        (dates.due_dates, c.due_date, sa.not_(born)),
+        (dates.corrected_dates, c.due_date, born),
+        (dates.birth_dates, c.birth_date, None),
+        (dates.loss_dates, c.loss_date, None),
+    ]
     # An empty IN is no index lookup at all: such a term is left out.
-    return sa.or_(sa.false(), *(column.in_(values) for values, column in terms if values))
+    return sa.or_(sa.false(), *(
+        column.in_(values) if also is None else sa.and_(column.in_(values), also)
+        for values, column, also in terms if values
+    ))  # fmt: skip
 
 
 def set_subscriber_status(

@@ -150,7 +150,7 @@ def test_subscriber_hour_and_zone_win_over_defaults(messages_dir):
     assert delivery_for(row, catalog, DAY, OPTIONS).due_at == datetime(
         2026, 11, 22, 22, 0, tzinfo=UTC
     )
-    default = replace(row, timezone=None, delivery_hour=None)
+    default = row._replace(timezone=None, delivery_hour=None)
     assert delivery_for(default, catalog, DAY, OPTIONS).due_at == datetime(
         2026, 11, 21, 23, 0, tzinfo=UTC
     )
@@ -170,7 +170,7 @@ def test_no_delivery_for_a_day_before_the_follower_joined(messages_dir):
     joined = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)  # 00:30 on 23 Nov in Tokyo
     row = FollowRow(1, 1, 1, "parent", "ja", None, None, DUE_12W0D, None, None, False, joined)
     assert delivery_for(row, catalog, DAY, OPTIONS) is None
-    in_london = replace(row, timezone="Europe/London")  # still 22 Nov there
+    in_london = row._replace(timezone="Europe/London")  # still 22 Nov there
     assert delivery_for(in_london, catalog, DAY, OPTIONS) is not None
 
 
@@ -254,7 +254,7 @@ def test_a_day_plan_decides_as_delivery_for_does(library, rows, day):
         if expected is None:
             assert got is None
         else:
-            assert replace(got, idempotency_key="") == replace(expected, idempotency_key="")
+            assert got._replace(idempotency_key="") == expected._replace(idempotency_key="")
 
 
 def test_a_municipalitys_message_goes_to_its_residents_allowed_local_information(

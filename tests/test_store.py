@@ -13,9 +13,12 @@ from conftest import NOW
 from sqlmodel import SQLModel
 
 from kizuna import subscriptions
+from kizuna.config import bundled_dir
+from kizuna.content import load_catalog
+from kizuna.core.due import due_dates_for
 from kizuna.models import Delivery
-from kizuna.planner import NewDelivery
-from kizuna.store import SqlStore
+from kizuna.planner import NewDelivery, PlanScope
+from kizuna.store import SqlStore, follows_query
 
 DAY = date(2026, 11, 22)
 
@@ -88,6 +91,39 @@ def test_an_expired_claim_is_taken_over(any_engine):
     assert again.idempotency_key == first.idempotency_key
     with any_engine.connect() as connection:
         assert connection.execute(sa.select(Delivery.claimed_by)).scalar() == "b"
+
+
+def test_follows_come_in_batches_with_their_values_converted(any_engine):
+    expected = DAY + timedelta(days=100)
+    for n, dates in enumerate([{"birth_date": DAY}, {"birth_date": DAY},
+                               {"due_date": expected}]):  # fmt: skip
+        request = subscriptions.SubscribeRequest("line", f"U{n:032x}", timezone="Asia/Tokyo",
+                                                 **dates)  # fmt: skip
+        subscriptions.subscribe(any_engine, request, variants={"ja"},
+                                default_timezone="Asia/Tokyo", now=NOW)  # fmt: skip
+    scope = PlanScope("Asia/Tokyo", since_after=NOW - timedelta(days=1))
+    batches = list(SqlStore(any_engine).follows_to_plan(scope=scope, batch_size=2))
+    assert [len(batch) for batch in batches] == [2, 1]
+    rows = [row for batch in batches for row in batch]
+    assert [(row.birth_date, row.due_date) for row in rows] == [
+        (DAY, None), (DAY, None), (None, expected)]  # fmt: skip
+    assert all(type(row.loss_support) is bool and row.receives_local_info is True for row in rows)
+    assert {row.since for row in rows} == {NOW}  # joined after `since_after`: an aware time
+    assert {row.timezone for row in rows} == {"Asia/Tokyo"}
+
+
+def test_planning_reads_children_by_their_dates_even_without_statistics(engine):
+    """A database never analysed (SQLite has no statistics until ANALYZE) must still start
+    from the children whose dates can make a message due, not from every subscriber."""
+    dates = due_dates_for(load_catalog(bundled_dir("messages")).timings(), DAY)
+    query = follows_query(PlanScope("Asia/Tokyo", dates=dates))
+    with engine.connect() as connection:
+        sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        steps = [row[3] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    assert steps[0] == "MULTI-INDEX OR"
+    reads = [step for step in steps if step.startswith("SEARCH child")]
+    assert reads and all(step.startswith("SEARCH child USING INDEX ix_child_") for step in reads)
+    assert not any(step.startswith(("SCAN", "SEARCH subscriber USING INDEX")) for step in steps)
 
 
 def test_timezones_of_active_subscribers(any_engine):

@@ -21,9 +21,13 @@ from kizuna.core.stage import CORRECTED_AGE_UNTIL_MONTHS, PREGNANCY_DAYS, Track,
 class DueDates:
     """Dates of children that may have a message due on one local date."""
 
-    due_dates: frozenset[date] = field(default_factory=frozenset)  # pregnancy; corrected age
+    due_dates: frozenset[date] = field(default_factory=frozenset)  # of unborn children
     birth_dates: frozenset[date] = field(default_factory=frozenset)
     loss_dates: frozenset[date] = field(default_factory=frozenset)
+    # Due dates of born children, whose corrected age counts from them. Kept apart from
+    # `due_dates`: a born child's due date in the pregnancy set is no reason to read it
+    # (a sixth of the candidates at 1,000,000 subscribers were such children).
+    corrected_dates: frozenset[date] = field(default_factory=frozenset)
 
 
 def births_reaching_month(today: date, months: int) -> set[date]:
@@ -40,7 +44,7 @@ def births_reaching_month(today: date, months: int) -> set[date]:
 
 def due_dates_for(timings: Iterable[Timing], today: date) -> DueDates:
     """The dates whose children may have one of `timings` due on `today`."""
-    due, birth, loss = set(), set(), set()
+    due, birth, loss, corrected = set(), set(), set(), set()
     for timing in timings:
         if timing.track is Track.PREGNANCY:
             due.add(today + timedelta(days=PREGNANCY_DAYS - timing.value))
@@ -53,5 +57,5 @@ def due_dates_for(timings: Iterable[Timing], today: date) -> DueDates:
                 bases = births_reaching_month(today, timing.value)
             birth |= bases
             if timing.unit is Unit.DAY or timing.value < CORRECTED_AGE_UNTIL_MONTHS:
-                due |= bases  # corrected age counts from the due date, up to 2 years
-    return DueDates(frozenset(due), frozenset(birth), frozenset(loss))
+                corrected |= bases  # corrected age counts from the due date, up to 2 years
+    return DueDates(frozenset(due), frozenset(birth), frozenset(loss), frozenset(corrected))

@@ -140,8 +140,10 @@ def run_database(world: stages.World, target: Target, export: Path, day: date,
                  workers: list[int]) -> dict:  # fmt: skip
     say(f"  {target.kind}: bare insert, plan, dispatch with {workers} worker(s)")
     deliveries.clear(target)
+    target.warm()  # each stage starts with the database in the kernel's cache
     bare = stages.bare_insert(target, export)
     deliveries.clear(target)
+    target.warm()
     planned = stages.plan(world, target, day.isoformat())
     # Statistics as autovacuum has them by the delivery hour (planning runs at midnight):
     # PostgreSQL plans the workers' claims from them.

@@ -116,6 +116,7 @@ def dispatch(
         deliveries.hold(target, held)
     world.stats("line", reset=True)
     world.stats("email", reset=True)
+    target.warm()
     children = [Child(f"kizuna worker {n}", [KIZUNA, "worker"], world.env(target, n, extra))
                 for n in range(1, workers + 1)]  # fmt: skip
     try:
