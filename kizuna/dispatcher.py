@@ -239,8 +239,11 @@ class Dispatcher:
                 batch, ahead = await ahead, None
                 if not batch.claimed:
                     break
-                if self._too_old(batch):  # waited too long behind a slow batch: claim afresh
-                    ahead = self._ahead(batch.now, through_local_date, release=batch.claimed)
+                if self._too_old(batch):  # waited too long behind a slow batch: claim afresh,
+                    # after recording the slow batch: its own claim may have run out by now.
+                    ahead = self._ahead(batch.now, through_local_date, record=unrecorded,
+                                        release=batch.claimed)  # fmt: skip
+                    unrecorded = ([], now)
                     continue
                 now = batch.now
                 # While this batch is sent, a thread records the last one and claims the

@@ -346,7 +346,9 @@ def test_a_batch_claimed_ahead_too_long_ago_is_claimed_afresh(engine, messages_d
     class Slow(Scripted):  # the first batch takes longer than half a claim
         async def send(self, envelope):
             assert await asyncio.to_thread(store.second_claim.wait, 10)
-            clock[0] = NOW + timedelta(seconds=OPTIONS.claim_seconds)
+            # Past the first batch's claim too: were it not recorded before the next claim,
+            # that claim would take it again as expired, and send it twice.
+            clock[0] = NOW + timedelta(seconds=2 * OPTIONS.claim_seconds)
             return await super().send(envelope)
 
     channels = Channels()
