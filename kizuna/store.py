@@ -12,6 +12,7 @@ from kizuna import claims, consent, driver_rows
 from kizuna.bulk_insert import insert_deliveries
 from kizuna.consent import ConsentEvent
 from kizuna.core.due import DueDates
+from kizuna.core.stage import latest_preterm_birth
 from kizuna.core.status import DeliveryStatus, SubscriberStatus
 from kizuna.dispatcher import Claimed, Outcome
 from kizuna.models import Child, Delivery, Follow, Municipality, Subscriber, UTCDateTime
@@ -404,18 +405,18 @@ def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
     the child is a bare column: without statistics SQLite would read `birth_date IS NULL`
     by the birth date index, every unborn child; `coalesce` leaves it a plain filter.)"""
     c = CHILD.c
-    born = sa.func.coalesce(c.birth_date, c.birth_date).is_not(None)
-    terms = [
-        (dates.due_dates, c.due_date, sa.not_(born)),
-        (dates.corrected_dates, c.due_date, born),
-        (dates.birth_dates, c.birth_date, None),
-        (dates.loss_dates, c.loss_date, None),
-    ]
+    birth = sa.func.coalesce(c.birth_date, c.birth_date)
+    terms: list[sa.ColumnElement[bool]] = []
+    if dates.due_dates:
+        terms.append(sa.and_(c.due_date.in_(dates.due_dates), birth.is_(None)))
+    # Corrected age counts only for a child born preterm: per due date, the births before it.
+    terms += [sa.and_(c.due_date == due, birth <= latest_preterm_birth(due))
+              for due in sorted(dates.corrected_dates)]  # fmt: skip
     # An empty IN is no index lookup at all: such a term is left out.
-    return sa.or_(sa.false(), *(
-        column.in_(values) if also is None else sa.and_(column.in_(values), also)
-        for values, column, also in terms if values
-    ))  # fmt: skip
+    for values, column in [(dates.birth_dates, c.birth_date), (dates.loss_dates, c.loss_date)]:
+        if values:
+            terms.append(column.in_(values))
+    return sa.or_(sa.false(), *terms)
 
 
 def set_subscriber_status(

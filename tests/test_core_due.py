@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kizuna.core.catalog import AgeBasis, Audience, Catalog, Message, Source, Timing, Unit
 from kizuna.core.due import births_reaching_month, due_dates_for
-from kizuna.core.stage import Track, stage_of_child
+from kizuna.core.stage import Track, latest_preterm_birth, stage_of_child
 
 
 def message(track: Track, unit: Unit, value: int, basis: AgeBasis) -> Message:
@@ -70,7 +70,7 @@ def test_every_child_with_a_message_today_is_selected(today, birth_offset, early
     born = state != "expected"  # as the database selects (kizuna.store._due_children)
     selected = (
         (not born and due in dates.due_dates)
-        or (born and due in dates.corrected_dates)
+        or (born and due in dates.corrected_dates and birth <= latest_preterm_birth(due))
         or (born and birth in dates.birth_dates)
         or (loss is not None and loss in dates.loss_dates)
     )

@@ -14,6 +14,7 @@ from kizuna.core.stage import (
     child_stage,
     completed_months,
     is_preterm,
+    latest_preterm_birth,
     pregnancy_stage,
     stage_key,
     stage_of_child,
@@ -118,6 +119,12 @@ def test_month_reached_today(birth, today, reached):
 )
 def test_is_preterm(due, birth, preterm):
     assert is_preterm(due and D(due), D(birth)) is preterm
+
+
+@given(due=st.dates(date(2000, 1, 1), date(2060, 12, 31)), gap=st.integers(-60, 200))
+def test_latest_preterm_birth_is_is_preterm_as_a_bound(due, gap):
+    birth = due - timedelta(days=gap)
+    assert is_preterm(due, birth) is (birth <= latest_preterm_birth(due))
 
 
 def test_corrected_age_for_preterm_child():

@@ -126,6 +126,11 @@ def is_preterm(due_date: date | None, birth_date: date) -> bool:
     return PREGNANCY_DAYS - (due_date - birth_date).days < TERM_DAY
 
 
+def latest_preterm_birth(due_date: date) -> date:
+    """The last birth date that is preterm for `due_date`: `is_preterm` as a date bound."""
+    return due_date - timedelta(days=PREGNANCY_DAYS - TERM_DAY + 1)
+
+
 def child_stage(birth_date: date, today: date, *, due_date: date | None = None) -> Stage | None:
     """Age on `today`; None from the 18th birthday, when the child track ends.
 
