@@ -17,7 +17,7 @@ from kizuna.config import bundled_dir
 from kizuna.content import load_catalog
 from kizuna.core.due import due_dates_for
 from kizuna.models import Delivery
-from kizuna.planner import NewDelivery, PlanScope
+from kizuna.planner import NewDelivery, PlanOptions, PlanScope, plan_day
 from kizuna.store import SqlStore, follows_query
 
 DAY = date(2026, 11, 22)
@@ -110,6 +110,22 @@ def test_follows_come_in_batches_with_their_values_converted(any_engine):
     assert all(type(row.loss_support) is bool and row.receives_local_info is True for row in rows)
     assert {row.since for row in rows} == {NOW}  # joined after `since_after`: an aware time
     assert {row.timezone for row in rows} == {"Asia/Tokyo"}
+
+
+def test_planning_on_one_connection_reads_and_writes_in_turn(any_engine):
+    """A dry run plans on the caller's connection, without threads: the read's cursor stays
+    open while each batch is written (on PostgreSQL a server-side cursor beside COPY)."""
+    followers(any_engine, 3)
+    catalog = load_catalog(bundled_dir("messages"))
+    options = PlanOptions(True, "Asia/Tokyo", 8, batch_size=1, write_size=1)
+    with any_engine.connect() as connection, connection.begin() as transaction:
+        store = SqlStore(connection)
+        summary = plan_day(store, catalog, DAY + timedelta(days=1), options, now=NOW)
+        count = sa.select(sa.func.count()).select_from(Delivery.__table__)
+        assert summary.planned == 3 and connection.execute(count).scalar() == 3
+        transaction.rollback()
+    with any_engine.connect() as connection:
+        assert connection.execute(count).scalar() == 0
 
 
 def test_planning_reads_children_by_their_dates_even_without_statistics(engine):
