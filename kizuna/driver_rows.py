@@ -3,8 +3,8 @@
 SQLAlchemy builds the statement and converts its parameters; the rows are then fetched from
 the driver's own cursor (server-side on PostgreSQL, so they still come batch by batch), and
 each column is converted by SQLAlchemy's own result processor once per distinct value.
-Planning reads 115,000 candidate rows at 1,000,000 subscribers, and SQLAlchemy's handling of
-each row cost more than the database's work for it (BENCHMARKS.md).
+Planning reads about 100,000 candidate rows at 1,000,000 subscribers, and SQLAlchemy's
+handling of each row cost more than the database's work for it (BENCHMARKS.md).
 """
 
 from __future__ import annotations
