@@ -15,6 +15,7 @@ from functools import cache
 
 import sqlalchemy as sa
 
+from kizuna.driver_rows import Converted
 from kizuna.models import Delivery
 
 DELIVERY = Delivery.__table__
@@ -58,20 +59,8 @@ def _bound(dialect: sa.Dialect, rows: Sequence[tuple]) -> list[tuple]:
     columns = list(zip(*rows, strict=True))
     for i, process in enumerate(_processors(dialect)):
         if process is not None:
-            columns[i] = map(_Bound(process).__getitem__, columns[i])
+            columns[i] = map(Converted(process).__getitem__, columns[i])
     return list(zip(*columns, strict=True))
-
-
-class _Bound(dict):
-    """Driver values by Python value: a value not seen yet is converted on first use."""
-
-    def __init__(self, process: Callable) -> None:
-        super().__init__()
-        self.process = process
-
-    def __missing__(self, value: object) -> object:
-        bound = self[value] = self.process(value)
-        return bound
 
 
 def _values_insert(connection: sa.Connection, values: list[tuple]) -> set[str]:
