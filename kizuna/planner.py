@@ -310,7 +310,7 @@ def plan_day(
     day = DayPlan(catalog, local_date, options)
     scope = replace(
         scope or PlanScope(default_timezone=options.default_timezone),
-        dates=due_dates_for(catalog.timings(), local_date),
+        dates=due_dates_for(catalog.timings(), local_date, audiences=catalog.audiences()),
         since_after=day.settled,
     )
     summary = PlanSummary()

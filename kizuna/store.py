@@ -388,6 +388,8 @@ def follows_query(scope: PlanScope) -> sa.Select:
         query = query.where(f.child_id == scope.child_id)
     if scope.dates is not None:
         query = query.where(_due_children(scope.dates))
+        if scope.dates.roles_of_due_dates:
+            query = query.where(_role_may_be_due(scope.dates))
     return query
 
 
@@ -417,6 +419,21 @@ def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
         if values:
             terms.append(column.in_(values))
     return sa.or_(sa.false(), *terms)
+
+
+def _role_may_be_due(dates: DueDates) -> sa.ColumnElement[bool]:
+    """Leaves out the followers of an unborn child whose role has nothing due on its due date
+    (a partner's message: not the grandparents). A filter after the join, never an index:
+    each column is wrapped, and the whole is false rather than NULL for a missing date."""
+    c, f = CHILD.c, FOLLOW.c
+    unborn = sa.and_(
+        sa.func.coalesce(c.birth_date, c.birth_date).is_(None),
+        sa.func.coalesce(c.loss_date, c.loss_date).is_(None),
+    )
+    idle = sa.or_(*(sa.and_(sa.func.coalesce(c.due_date, c.due_date).in_(sorted(days)),
+                            f.role.not_in(sorted(role.value for role in roles)))
+                    for roles, days in dates.roles_of_due_dates))  # fmt: skip
+    return sa.not_(sa.func.coalesce(sa.and_(unborn, idle), sa.false()))
 
 
 def set_subscriber_status(

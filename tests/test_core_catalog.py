@@ -194,3 +194,19 @@ def test_loss_track_messages_by_days_since():
 def test_timing_order_and_text():
     assert str(Timing(Track.CHILD, Unit.MONTH, 72)) == "6y"
     assert Timing(Track.CHILD, Unit.DAY, 7) < Timing(Track.CHILD, Unit.DAY, 14)
+
+
+def test_audiences_of_each_timing_gather_every_message_and_variant():
+    catalog = Catalog([
+        message("12w1d", audience=Audience.BIRTHING_PARENT),
+        message("12w1d", audience=Audience.BIRTHING_PARENT, variant="ja-easy"),
+        message("12w3d", audience=Audience.PARTNER),
+        message("12w3d", audience=Audience.BIRTHING_PARENT),
+        message("d7", track=Track.CHILD),
+    ])  # fmt: skip
+    assert catalog.audiences() == {
+        parse_at(Track.PREGNANCY, "12w1d"): {Audience.BIRTHING_PARENT},
+        parse_at(Track.PREGNANCY, "12w3d"): {Audience.PARTNER, Audience.BIRTHING_PARENT},
+        parse_at(Track.CHILD, "d7"): {Audience.EVERYONE},
+    }
+    assert set(catalog.audiences()) == catalog.timings()

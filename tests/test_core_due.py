@@ -8,22 +8,43 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kizuna.core.catalog import AgeBasis, Audience, Catalog, Message, Source, Timing, Unit
-from kizuna.core.due import births_reaching_month, due_dates_for
+from kizuna.core.catalog import (
+    AUDIENCES_BY_ROLE,
+    AgeBasis,
+    Audience,
+    Catalog,
+    Message,
+    Role,
+    Source,
+    Timing,
+    Unit,
+)
+from kizuna.core.due import DueDates, births_reaching_month, due_dates_for
 from kizuna.core.stage import Track, latest_preterm_birth, stage_of_child
 
 
-def message(track: Track, unit: Unit, value: int, basis: AgeBasis) -> Message:
+def message(
+    track: Track, unit: Unit, value: int, basis: AgeBasis, audience: Audience = Audience.EVERYONE
+) -> Message:
     timing = Timing(track, unit, value)
     return Message(
-        id=f"{track}-{timing}-{basis}", track=track, at=timing, variant="ja",
-        audience=Audience.EVERYONE, category="development", age_basis=basis, title="t",
+        id=f"{track}-{timing}-{basis}-{audience}", track=track, at=timing, variant="ja",
+        audience=audience, category="development", age_basis=basis, title="t",
         body="b", sources=(Source("s", "https://www.cfa.go.jp/"),),
     )  # fmt: skip
 
 
+# Pregnancy days for everyone, for birthing parents or partners only, or for both of those.
+AUDIENCES_OF_DAY = [
+    {Audience.EVERYONE}, {Audience.BIRTHING_PARENT}, {Audience.PARTNER},
+    {Audience.BIRTHING_PARENT, Audience.PARTNER},
+]  # fmt: skip
 EVERY_TIMING = Catalog(
-    [message(Track.PREGNANCY, Unit.DAY, d, AgeBasis.CHRONOLOGICAL) for d in range(28, 295)]
+    [
+        message(Track.PREGNANCY, Unit.DAY, d, AgeBasis.CHRONOLOGICAL, audience)
+        for d in range(28, 295)
+        for audience in AUDIENCES_OF_DAY[d % 4]
+    ]  # fmt: skip
     + [message(Track.CHILD, Unit.DAY, d, b) for d in range(0, 120) for b in AgeBasis]
     + [message(Track.CHILD, Unit.MONTH, m, b) for m in range(1, 216) for b in AgeBasis]
     + [message(Track.LOSS, Unit.DAY, d, AgeBasis.CHRONOLOGICAL) for d in range(0, 90)]
@@ -53,8 +74,9 @@ days = st.dates(min_value=date(2000, 1, 1), max_value=date(2060, 12, 31))
     birth_offset=st.integers(min_value=0, max_value=18 * 366),
     early=st.integers(min_value=-28, max_value=120),
     state=st.sampled_from(["expected", "born", "loss"]),
+    role=st.sampled_from(list(Role)),
 )
-def test_every_child_with_a_message_today_is_selected(today, birth_offset, early, state):
+def test_every_child_with_a_message_today_is_selected(today, birth_offset, early, state, role):
     birth = today - timedelta(days=birth_offset)
     due = birth + timedelta(days=early) if state != "expected" else today + timedelta(days=early)
     loss = today - timedelta(days=birth_offset % 90) if state == "loss" else None
@@ -62,12 +84,12 @@ def test_every_child_with_a_message_today_is_selected(today, birth_offset, early
                            else birth, loss_date=loss, loss_support=True)  # fmt: skip
     if stage is None:
         return
-    chosen = EVERY_TIMING.choose(stage, audiences={Audience.EVERYONE}, variant="ja",
+    chosen = EVERY_TIMING.choose(stage, audiences=AUDIENCES_BY_ROLE[role], variant="ja",
                                  allow_unreviewed=True)  # fmt: skip
     if chosen is None:
         return
-    dates = due_dates_for(EVERY_TIMING.timings(), today)
-    born = state != "expected"  # as the database selects (kizuna.store._due_children)
+    dates = due_dates_for(EVERY_TIMING.timings(), today, audiences=EVERY_TIMING.audiences())
+    born = state != "expected"  # as the database selects (kizuna.store.follows_query)
     selected = (
         (not born and due in dates.due_dates)
         or (born and due in dates.corrected_dates and birth <= latest_preterm_birth(due))
@@ -75,3 +97,24 @@ def test_every_child_with_a_message_today_is_selected(today, birth_offset, early
         or (loss is not None and loss in dates.loss_dates)
     )
     assert selected, (stage, chosen.message.id)
+    assert not left_out_for_role(dates, due, born or loss is not None, role), chosen.message.id
+
+
+def left_out_for_role(dates: DueDates, due: date, born_or_lost: bool, role: Role) -> bool:
+    """As kizuna.store._role_may_be_due leaves out a follower."""
+    return not born_or_lost and any(
+        due in days and role not in roles for roles, days in dates.roles_of_due_dates
+    )
+
+
+def test_due_dates_know_which_roles_their_messages_are_for():
+    today = date(2026, 11, 22)
+    dates = due_dates_for(EVERY_TIMING.timings(), today, audiences=EVERY_TIMING.audiences())
+    roles_of = {day: roles for roles, days in dates.roles_of_due_dates for day in days}
+    at = {d: today + timedelta(days=280 - d) for d in (28, 29, 30, 31)}  # d % 4 = 0, 1, 2, 3
+    assert at[28] not in roles_of  # for everyone: nobody is left out
+    assert roles_of[at[29]] == {Role.PARENT}
+    assert roles_of[at[30]] == {Role.PARTNER}
+    assert roles_of[at[31]] == {Role.PARENT, Role.PARTNER}
+    # Without the audiences, every role may have something due.
+    assert due_dates_for(EVERY_TIMING.timings(), today).roles_of_due_dates == ()

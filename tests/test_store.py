@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 from kizuna import subscriptions
 from kizuna.config import bundled_dir
 from kizuna.content import load_catalog
+from kizuna.core.catalog import Role
 from kizuna.core.due import due_dates_for
 from kizuna.models import Delivery
 from kizuna.planner import NewDelivery, PlanOptions, PlanScope, plan_day
@@ -112,6 +113,36 @@ def test_follows_come_in_batches_with_their_values_converted(any_engine):
     assert {row.timezone for row in rows} == {"Asia/Tokyo"}
 
 
+def test_planning_reads_only_followers_whose_role_has_a_message_due(any_engine, messages_dir):
+    """On a partner's day (12w3d) of an unborn child only the partner is read; on a day for
+    everyone (12w0d), everyone; a lost pregnancy's followers go by the loss, whatever day."""
+    at_12w3d, at_12w0d = DAY + timedelta(days=280 - 87), DAY + timedelta(days=280 - 84)
+    children = {}
+    for n, (name, due, roles) in enumerate([
+        ("partners' day", at_12w3d, [Role.PARENT, Role.PARTNER, Role.GRANDPARENT]),
+        ("everyone's day", at_12w0d, [Role.PARENT, Role.GRANDPARENT]),
+        ("lost", at_12w3d, [Role.PARENT]),
+    ]):  # fmt: skip
+        child = None
+        for m, role in enumerate(roles):
+            request = subscriptions.SubscribeRequest("line", f"U{n:016x}{m:016x}", due_date=due)
+            done = subscriptions.subscribe(any_engine, request, variants={"ja"}, now=NOW,
+                                           default_timezone="Asia/Tokyo", follow_child=child,
+                                           role=role)  # fmt: skip
+            child = children[name] = done.child_id
+    subscriptions.report_loss(any_engine, child_id=children["lost"], loss_date=DAY - timedelta(1))
+    catalog = load_catalog(messages_dir)
+    dates = due_dates_for(catalog.timings(), DAY, audiences=catalog.audiences())
+    scope = PlanScope("Asia/Tokyo", dates=dates)
+    rows = [row for batch in SqlStore(any_engine).follows_to_plan(scope=scope, batch_size=10)
+            for row in batch]  # fmt: skip
+    name_of = {child: name for name, child in children.items()}
+    assert sorted((name_of[row.child_id], row.role) for row in rows) == [
+        ("everyone's day", Role.GRANDPARENT), ("everyone's day", Role.PARENT),
+        ("lost", Role.PARENT), ("partners' day", Role.PARTNER),
+    ]  # fmt: skip
+
+
 def test_planning_on_one_connection_reads_and_writes_in_turn(any_engine):
     """A dry run plans on the caller's connection, without threads: the read's cursor stays
     open while each batch is written (on PostgreSQL a server-side cursor beside COPY)."""
@@ -131,7 +162,9 @@ def test_planning_on_one_connection_reads_and_writes_in_turn(any_engine):
 def test_planning_reads_children_by_their_dates_even_without_statistics(engine):
     """A database never analysed (SQLite has no statistics until ANALYZE) must still start
     from the children whose dates can make a message due, not from every subscriber."""
-    dates = due_dates_for(load_catalog(bundled_dir("messages")).timings(), DAY)
+    catalog = load_catalog(bundled_dir("messages"))
+    dates = due_dates_for(catalog.timings(), DAY, audiences=catalog.audiences())
+    assert dates.roles_of_due_dates  # the starter library has days for some roles only
     query = follows_query(PlanScope("Asia/Tokyo", dates=dates))
     with engine.connect() as connection:
         sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))

@@ -194,6 +194,15 @@ class Catalog:
         """Every timing with a message, Kizuna's own or a municipality's."""
         return {timing for _, timing in self._index}
 
+    def audiences(self) -> dict[Timing, frozenset[Audience]]:
+        """Every timing with a message, and whom its messages (all variants) are written for."""
+        found: dict[Timing, set[Audience]] = {}
+        for (_, timing), by_id in self._index.items():
+            found.setdefault(timing, set()).update(
+                message.audience for variants in by_id.values() for message in variants.values()
+            )
+        return {timing: frozenset(audiences) for timing, audiences in found.items()}
+
     def municipalities(self) -> set[str]:
         """The municipalities with messages of their own."""
         return {code for code, _ in self._index if code is not None}
