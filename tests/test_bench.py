@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -34,15 +35,20 @@ def test_the_population_has_the_mix_asked_for():
 
 
 def bench(tmp_path: Path, *args: str) -> dict:
+    """A run in temporary folders of its own, which it removes. (Not under `tmp_path`: as
+    root, PostgreSQL's files are the `postgres` user's, who may not enter pytest's folders.)"""
     out = tmp_path / "results.json"
+    before = set(Path(tempfile.gettempdir()).glob("kizuna-bench-*"))
     env = {**os.environ, "PYTHONPATH": str(SCRIPTS)}
     done = subprocess.run(
         [sys.executable, "-m", "kizuna_bench", "--subscribers", "300", "--runs", "1",
-         "--workdir", str(tmp_path / "work"), "--json", str(out), *args],
+         "--json", str(out), *args],
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
     assert "| target | value | goal | met |" in done.stdout
+    # Its database, the bare loops' payloads and PostgreSQL's cluster are gone.
+    assert set(Path(tempfile.gettempdir()).glob("kizuna-bench-*")) <= before
     return json.loads(out.read_text(encoding="utf-8"))
 
 
