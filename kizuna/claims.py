@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from kizuna.core.status import DeliveryStatus
 from kizuna.models import Delivery, Follow, Municipality, Subscriber
@@ -122,8 +123,26 @@ def first_try(through_local_date: date) -> sa.ColumnElement[bool]:
     )
 
 
-def claimed_query(ids: list[int]) -> sa.Select:
+def claimed_query(ids: list[int], *, dialect: str = "sqlite") -> sa.Select:
+    """The claimed deliveries with what sending needs of their subscriber, follow and
+    municipality.
+
+    On PostgreSQL the ids drive the join, one array parameter unnested: given as a list
+    (`id IN (...)`), the planner read the whole delivery table for every batch of 500, in a
+    parallel scan (28 ms a batch at 1,000,000 subscribers, 8 ms this way; BENCHMARKS.md)."""
     d, s, f, m = DELIVERY.c, SUBSCRIBER.c, FOLLOW.c, MUNICIPALITY.c
+    deliveries: sa.FromClause = DELIVERY
+    chosen: list[sa.ColumnElement[bool]] = []
+    if dialect == "postgresql":
+        array = postgresql.ARRAY(sa.Integer)
+        claimed = (
+            sa.func.unnest(sa.bindparam("claimed_ids", ids, type_=array))
+            .table_valued("id")
+            .render_derived(name="claimed")
+        )
+        deliveries = claimed.join(DELIVERY, d.id == claimed.c.id)
+    else:
+        chosen.append(d.id.in_(ids))
     return (
         sa.select(
             d.id, d.subscriber_id, d.idempotency_key, d.message_id, d.variant, d.stage_label,
@@ -133,10 +152,10 @@ def claimed_query(ids: list[int]) -> sa.Select:
             d.child_id, d.from_municipality, d.push_key, d.multicast,
         )
         .select_from(
-            DELIVERY.join(SUBSCRIBER)
+            deliveries.join(SUBSCRIBER, s.id == d.subscriber_id)
             .outerjoin(FOLLOW, (f.subscriber_id == d.subscriber_id) & (f.child_id == d.child_id))
             .outerjoin(MUNICIPALITY)
         )
-        .where(d.id.in_(ids))
+        .where(*chosen)
         .order_by(d.id)
     )  # fmt: skip

@@ -151,6 +151,11 @@ class SqlStore:
         # the claim index in order and stops at `limit` (with the two ORed, every claim read
         # and sorted all the day's due rows: BENCHMARKS.md).
         with self._tx() as connection:
+
+            def read(chosen: list[int]) -> list[sa.Row]:
+                query = claims.claimed_query(chosen, dialect=connection.dialect.name)
+                return list(connection.execute(query).all()) if chosen else []
+
             ids = claims.claim(connection, expired, limit=limit, worker=worker, until=until)
             fresh: set[int] = set()
             if len(ids) < limit:
@@ -160,18 +165,18 @@ class SqlStore:
                 ids += fresh
             if not ids:
                 return []
-            rows = connection.execute(claims.claimed_query(ids)).all()
+            rows = read(ids)
             contents = [(row.message_id, row.variant, row.stage_label) for row in rows
                         if row.id in fresh and row.push_key is None]  # fmt: skip
             if by_content and contents and len(ids) >= limit:
                 more = claims.claim_same_content(connection, due, max(contents), worker=worker,
                                                  until=until)  # fmt: skip
                 fresh.update(more)
-                rows += connection.execute(claims.claimed_query(more)).all() if more else []
+                rows += read(more)
             keys = {row.push_key for row in rows if row.push_key is not None}
             if keys:  # a group goes again whole, even if the claim's limit cut it
                 rest = claims.claim_group(connection, keys, worker=worker, until=until, now=now)
-                rows += connection.execute(claims.claimed_query(rest)).all() if rest else []
+                rows += read(rest)
                 held = claims.held_elsewhere(connection, keys, worker=worker, now=now)
                 if held:  # sent in part, its key would make LINE drop the other part as sent
                     rows = [row for row in rows if row.push_key not in held]
