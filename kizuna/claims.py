@@ -129,7 +129,7 @@ def claimed_query(ids: list[int], *, dialect: str = "sqlite") -> sa.Select:
 
     On PostgreSQL the ids drive the join, one array parameter unnested: given as a list
     (`id IN (...)`), the planner read the whole delivery table for every batch of 500, in a
-    parallel scan (28 ms a batch at 1,000,000 subscribers, 8 ms this way; BENCHMARKS.md)."""
+    parallel scan (28 ms a batch at 1,000,000 subscribers, 7-11 ms this way; BENCHMARKS.md)."""
     d, s, f, m = DELIVERY.c, SUBSCRIBER.c, FOLLOW.c, MUNICIPALITY.c
     deliveries: sa.FromClause = DELIVERY
     chosen: list[sa.ColumnElement[bool]] = []

@@ -67,8 +67,9 @@ class MailPolicy(EmailPolicy):
 
 MAIL_POLICY = MailPolicy()
 SEVEN_BIT = MAIL_POLICY.clone(cte_type="7bit")
-# What goes to SMTP ends its lines as the wire does: aiosmtplib rewrites every other line
-# ending (twice a mail, once to announce the SIZE), and that costs twice as much.
+# What goes to SMTP ends its lines as the wire does (CRLF): aiosmtplib passes every mail
+# through a line-ending rewrite twice (once to count its SIZE), which costs twice as much
+# when the lines end with LF alone.
 ON_THE_WIRE = SEVEN_BIT.clone(linesep="\r\n")
 
 

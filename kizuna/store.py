@@ -153,8 +153,10 @@ class SqlStore:
         with self._tx() as connection:
 
             def read(chosen: list[int]) -> list[sa.Row]:
+                if not chosen:
+                    return []
                 query = claims.claimed_query(chosen, dialect=connection.dialect.name)
-                return list(connection.execute(query).all()) if chosen else []
+                return list(connection.execute(query).all())
 
             ids = claims.claim(connection, expired, limit=limit, worker=worker, until=until)
             fresh: set[int] = set()
