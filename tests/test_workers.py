@@ -88,6 +88,14 @@ def start(env) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
+def handles_sigterm(process: subprocess.Popen) -> bool:
+    """True once the worker catches SIGTERM (its event loop is running): before that, during
+    start-up, the signal ends it as it would any process, with nothing claimed yet."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & 1 << (signal.SIGTERM - 1))
+
+
 def all_sent(engine) -> bool:
     with engine.connect() as connection:
         statuses = connection.execute(sa.select(Delivery.status)).scalars().all()
@@ -134,6 +142,8 @@ def test_two_workers_on_postgresql_drain_one_outbox_once(postgres, messages_dir,
     workers = [start(env), start(env)]
     try:
         wait_for(lambda: all_sent(engine), what="both workers to drain the outbox")
+        # One may drain it all while the other still starts: stop them once both run.
+        wait_for(lambda: all(map(handles_sigterm, workers)), what="both workers to run")
     finally:
         for process in workers:
             process.send_signal(signal.SIGTERM)
