@@ -15,7 +15,7 @@ from functools import cache
 
 import sqlalchemy as sa
 
-from kizuna.driver_rows import Converted
+from kizuna.driver_rows import Converted, by_column
 from kizuna.models import Delivery
 
 DELIVERY = Delivery.__table__
@@ -54,13 +54,10 @@ def _bound(dialect: sa.Dialect, rows: Sequence[tuple]) -> list[tuple]:
     """Each value as the driver takes it (aware times to naive UTC, dates to text on SQLite).
 
     A day's rows share a few hundred due times and one creation time: each distinct value is
-    converted once, column by column (the loops then run in C).
+    converted once (`driver_rows.by_column`).
     """
-    columns = list(zip(*rows, strict=True))
-    for i, process in enumerate(_processors(dialect)):
-        if process is not None:
-            columns[i] = map(Converted(process).__getitem__, columns[i])
-    return list(zip(*columns, strict=True))
+    processors = enumerate(_processors(dialect))
+    return by_column(rows, {i: Converted(p) for i, p in processors if p is not None})
 
 
 def _values_insert(connection: sa.Connection, values: list[tuple]) -> set[str]:

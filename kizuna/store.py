@@ -383,9 +383,9 @@ def follows_query(scope: PlanScope) -> sa.Select:
             s.municipality_code, f.receives_local_info,
         )
         .select_from(CHILD.join(FOLLOW).join(SUBSCRIBER).outerjoin(MUNICIPALITY))
-        # Not a bare column: without statistics SQLite would start from the status index
-        # and read every active subscriber, not the few children with a date today.
-        .where(sa.func.coalesce(s.status, s.status) == SubscriberStatus.ACTIVE)
+        # Without statistics SQLite would start from the status index and read every
+        # active subscriber, not the few children with a date today.
+        .where(_filter_only(s.status) == SubscriberStatus.ACTIVE)
     )  # fmt: skip
     if scope.after_follow_id:
         query = query.where(f.id > scope.after_follow_id)
@@ -400,6 +400,12 @@ def follows_query(scope: PlanScope) -> sa.Select:
     return query
 
 
+def _filter_only(column: sa.ColumnElement) -> sa.ColumnElement:
+    """The column's value, which no index can serve: a condition on it is a filter, never
+    where the database starts reading (`coalesce(x, x)` is `x`)."""
+    return sa.func.coalesce(column, column)
+
+
 def _since(since: sa.ColumnElement, scope: PlanScope) -> sa.ColumnElement:
     """A follow's start, only where planning needs it: reading a time costs more than the
     comparison (planning's profile)."""
@@ -412,9 +418,9 @@ def _since(since: sa.ColumnElement, scope: PlanScope) -> sa.ColumnElement:
 def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
     """Children with a date in `dates`, each term by its own index. (No other condition on
     the child is a bare column: without statistics SQLite would read `birth_date IS NULL`
-    by the birth date index, every unborn child; `coalesce` leaves it a plain filter.)"""
+    by the birth date index, every unborn child.)"""
     c = CHILD.c
-    birth = sa.func.coalesce(c.birth_date, c.birth_date)
+    birth = _filter_only(c.birth_date)
     terms: list[sa.ColumnElement[bool]] = []
     if dates.due_dates:
         terms.append(sa.and_(c.due_date.in_(dates.due_dates), birth.is_(None)))
@@ -430,14 +436,11 @@ def _due_children(dates: DueDates) -> sa.ColumnElement[bool]:
 
 def _role_may_be_due(dates: DueDates) -> sa.ColumnElement[bool]:
     """Leaves out the followers of an unborn child whose role has nothing due on its due date
-    (a partner's message: not the grandparents). A filter after the join, never an index:
-    each column is wrapped, and the whole is false rather than NULL for a missing date."""
+    (a partner's message: not the grandparents). A filter after the join, never an index;
+    false rather than NULL for a missing date."""
     c, f = CHILD.c, FOLLOW.c
-    unborn = sa.and_(
-        sa.func.coalesce(c.birth_date, c.birth_date).is_(None),
-        sa.func.coalesce(c.loss_date, c.loss_date).is_(None),
-    )
-    idle = sa.or_(*(sa.and_(sa.func.coalesce(c.due_date, c.due_date).in_(sorted(days)),
+    unborn = sa.and_(_filter_only(c.birth_date).is_(None), _filter_only(c.loss_date).is_(None))
+    idle = sa.or_(*(sa.and_(_filter_only(c.due_date).in_(sorted(days)),
                             f.role.not_in(sorted(role.value for role in roles)))
                     for roles, days in dates.roles_of_due_dates))  # fmt: skip
     return sa.not_(sa.func.coalesce(sa.and_(unborn, idle), sa.false()))
